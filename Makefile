@@ -1,0 +1,44 @@
+# concourse-ci-machine. `make demo` runs the main job, `make test` the tests.
+GO          ?= go
+BIN         := bin/concourse-ci-machine
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
+STATICCHECK_VERSION := v0.8.2
+# The systemd-backed tests start their own private `systemd --user`; see
+# services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
+TEST_TIMEOUT := 9m
+
+.PHONY: all build test bench demo charm docs lint fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/concourse-ci-machine
+
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./...
+
+demo: build
+	./$(BIN) demo
+
+docs:
+	$(GO) run ./cmd/concourse-ci-machine states --format markdown > docs/states.md.tmp
+	mv docs/states.md.tmp docs/states.md
+
+charm:
+	@echo "make charm: not implemented yet (packaging the charm comes with the charm/ room)" >&2
+	@exit 1
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+clean:
+	rm -rf bin
