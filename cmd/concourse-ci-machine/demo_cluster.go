@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
+)
+
+// demoCluster runs the upgrade protocol for several units in one process,
+// keeping Juju's rules: one hook at a time per unit, a hook's writes are
+// committed when it ends, only the leader writes the application bag, and
+// every record and ack goes through the relation codec. Releases are staged
+// and switched on the real shared volume; the systemd units are stand-ins
+// that print what they would do (services/ drives the real ones).
+type demoCluster struct {
+	app    string
+	leader string
+	units  []*demoUnit
+	appBag map[string]string
+	bags   map[string]map[string]string
+	out    io.Writer
+}
+
+// demoUnit implements fsm.Effects for one unit.
+type demoUnit struct {
+	name      string
+	installer *storage.Installer
+	vol       *storage.Volume
+	worker    string // the release its worker runs; "" while stopped
+	out       io.Writer
+}
+
+func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, out io.Writer) *demoCluster {
+	installed, _ := vol.CurrentVersion()
+	c := &demoCluster{app: cfg.App, leader: cfg.App + "/0", appBag: map[string]string{}, bags: map[string]map[string]string{}, out: out}
+	for i := 0; i < cfg.Units; i++ {
+		name := fmt.Sprintf("%s/%d", cfg.App, i)
+		in := storage.NewInstaller(vol, storage.InstallOptions{
+			Unit:     name,
+			BaseURL:  baseURL,
+			Activate: false,
+			OnStep: func(s fsm.InstallStep) {
+				fmt.Fprintf(out, "%s    install: %s\n", name, s)
+			},
+		})
+		c.units = append(c.units, &demoUnit{name: name, installer: in, vol: vol, worker: installed, out: out})
+		c.bags[name] = map[string]string{}
+	}
+	return c
+}
+
+func (u *demoUnit) StageRelease(ctx context.Context, v string) error {
+	fmt.Fprintf(u.out, "%s  stage release %s under releases/ (current untouched, workers keep running)\n", u.name, v)
+	_, err := u.installer.Install(ctx, v)
+	return err
+}
+
+func (u *demoUnit) StopWorker(context.Context) error {
+	fmt.Fprintf(u.out, "%s  land worker (running builds finish), stop concourse-worker.service\n", u.name)
+	u.worker = ""
+	return nil
+}
+
+func (u *demoUnit) SwitchRelease(ctx context.Context, v string) error {
+	fmt.Fprintf(u.out, "%s  switch current -> releases/%s and verify concourse --version\n", u.name, v)
+	return u.installer.Activate(ctx, v)
+}
+
+func (u *demoUnit) StartWorker(_ context.Context, v string) error {
+	current, err := u.vol.CurrentVersion()
+	if err != nil {
+		return err
+	}
+	if current != v {
+		return fmt.Errorf("refusing to start the worker on %s: current is %s", v, current)
+	}
+	fmt.Fprintf(u.out, "%s  start concourse-worker.service on %s\n", u.name, v)
+	u.worker = v
+	return nil
+}
+
+func (u *demoUnit) RestartWeb(_ context.Context, v string) error {
+	fmt.Fprintf(u.out, "%s  restart concourse-server.service on %s\n", u.name, v)
+	return nil
+}
+
+func (c *demoCluster) names() []string {
+	names := make([]string, len(c.units))
+	for i, u := range c.units {
+		names[i] = u.name
+	}
+	return names
+}
+
+func (c *demoCluster) record() (fsm.Record, error) { return fsm.DecodeRecord(c.appBag) }
+
+func (c *demoCluster) acks() (map[string]fsm.Ack, error) {
+	acks := map[string]fsm.Ack{}
+	for name, bag := range c.bags {
+		ack, err := fsm.DecodeAck(bag)
+		if err != nil {
+			return nil, err
+		}
+		acks[name] = ack
+	}
+	return acks, nil
+}
+
+// upgrade is the `upgrade` action on the leader followed by hooks on every
+// unit, round after round, until the record is idle again.
+func (c *demoCluster) upgrade(ctx context.Context, target string) error {
+	leader := c.units[0]
+	rec, err := c.record()
+	if err != nil {
+		return err
+	}
+	installed, err := leader.vol.CurrentVersion()
+	if err != nil {
+		return err
+	}
+	stage, err := fsm.PlanStage(rec, target)
+	if err != nil {
+		return err
+	}
+	stageErr := fsm.Execute(ctx, leader, stage)
+	if stageErr != nil {
+		fmt.Fprintf(c.out, "%s  staging failed (%v); the release will be fetched after the workers stop\n", leader.name, stageErr)
+	}
+	rec, err = fsm.Initiate(time.Now(), rec, fsm.InitiateRequest{Target: target, Installed: installed, By: leader.name, Staged: stageErr == nil})
+	if err != nil {
+		return err
+	}
+	if err := c.commit(leader.name, nil, &rec); err != nil {
+		return err
+	}
+	c.status()
+	for round := 1; round <= 10; round++ {
+		for _, u := range c.units {
+			if err := c.hook(ctx, u); err != nil {
+				return fmt.Errorf("%s: hook failed: %w", u.name, err)
+			}
+		}
+		rec, err := c.record()
+		if err != nil {
+			return err
+		}
+		if rec.Phase == fsm.PhaseIdle {
+			for _, u := range c.units {
+				if u.worker != target {
+					return fmt.Errorf("%s runs %q after the upgrade, not %s", u.name, u.worker, target)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("the upgrade did not settle in 10 rounds of hooks")
+}
+
+// hook is one relation-changed hook on a unit: its own step, then on the
+// leader the leader's step until it has re-checked its own writes.
+func (c *demoCluster) hook(ctx context.Context, u *demoUnit) error {
+	rec, err := c.record()
+	if err != nil {
+		return err
+	}
+	ack, err := fsm.DecodeAck(c.bags[u.name])
+	if err != nil {
+		return err
+	}
+	unitStep := func() error {
+		next, effects, err := fsm.UnitStep(rec, ack)
+		if err != nil {
+			return err
+		}
+		if err := fsm.Execute(ctx, u, effects); err != nil {
+			ack = fsm.UnitFailed(rec, ack, err)
+			return nil
+		}
+		ack = next
+		return nil
+	}
+	if err := unitStep(); err != nil {
+		return err
+	}
+	if u.name != c.leader {
+		return c.commit(u.name, &ack, nil)
+	}
+	for i := 0; i < 10; i++ {
+		acks, err := c.acks()
+		if err != nil {
+			return err
+		}
+		acks[u.name] = ack
+		next, effects, err := fsm.LeaderStep(time.Now(), rec, acks, c.names())
+		if err != nil {
+			return err
+		}
+		actErr := fsm.Execute(ctx, u, effects)
+		if next.Phase == fsm.PhaseDownloading {
+			confirmed, more, err := fsm.ConfirmSwitch(next, next.Generation, actErr)
+			if err != nil {
+				return err
+			}
+			if err := fsm.Execute(ctx, u, more); err != nil {
+				return err
+			}
+			next = confirmed
+		} else if actErr != nil {
+			return actErr
+		}
+		if next == rec {
+			return c.commit(u.name, &ack, &rec)
+		}
+		if next.Phase != rec.Phase {
+			fmt.Fprintf(c.out, "%s  upgrade record: %s -> %s (generation %d)\n", u.name, rec.Phase, next.Phase, next.Generation)
+		}
+		rec = next
+		if err := c.commit(u.name, &ack, &rec); err != nil {
+			return err
+		}
+		c.status()
+		if err := unitStep(); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("the leader's hook did not reach a fixed point")
+}
+
+// commit writes what a hook set, as relation-set does when the hook ends.
+func (c *demoCluster) commit(unit string, ack *fsm.Ack, rec *fsm.Record) error {
+	if ack != nil {
+		bag, err := fsm.EncodeAck(*ack)
+		if err != nil {
+			return err
+		}
+		maps.Copy(c.bags[unit], bag)
+	}
+	if rec != nil {
+		if unit != c.leader {
+			return fmt.Errorf("%s is not the leader and may not write the application bag", unit)
+		}
+		bag, err := fsm.EncodeRecord(*rec)
+		if err != nil {
+			return err
+		}
+		c.appBag = bag
+	}
+	return nil
+}
+
+func (c *demoCluster) status() {
+	rec, err := c.record()
+	if err != nil {
+		return
+	}
+	acks, err := c.acks()
+	if err != nil {
+		return
+	}
+	st := fsm.StatusOf(c.app, rec, acks, c.names())
+	fmt.Fprintf(c.out, "   juju status: %s %q\n", st.Level, st.Message)
+}
