@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// populatedVolume builds a volume with an installed release, a worker dir,
+// a token and a held lock with an install in progress.
+func populatedVolume(t *testing.T) (root string, id string) {
+	t.Helper()
+	v, err := storage.OpenVolume(t.TempDir())
+	require.NoError(t, err)
+	l, err := v.TryLock(storage.Holder{Unit: "concourse/0"})
+	require.NoError(t, err)
+	bin := filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "bin")
+	require.NoError(t, os.MkdirAll(bin, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "concourse"), bytes.Repeat([]byte("x"), 3<<20), 0o755))
+	require.NoError(t, l.WriteInstalledVersion(storage.InstalledVersion{Version: "7.11.2", Checksum: "sha1:" + strings.Repeat("0a", 20)}))
+	require.NoError(t, os.Symlink("releases/7.11.2", v.Path(storage.CurrentLink)))
+	id, err = l.EnsureVolumeID()
+	require.NoError(t, err)
+	_, err = v.WorkerDir("concourse/0")
+	require.NoError(t, err)
+	require.NoError(t, l.WriteProgress(storage.Progress{Version: "7.12.0"}))
+	t.Cleanup(func() { _ = l.Release() })
+	return v.Root(), id
+}
+
+// listing records names, modes, sizes, mtimes and contents under root, to prove the
+// command changed nothing.
+func listing(t *testing.T, root string) string {
+	t.Helper()
+	var b strings.Builder
+	require.NoError(t, filepath.Walk(root, func(path string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %s %d %s", path, info.Mode(), info.Size(), info.ModTime())
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %x", sha256.Sum256(data))
+		}
+		b.WriteString("\n")
+		return nil
+	}))
+	return b.String()
+}
+
+func TestRunInspectHuman(t *testing.T) {
+	t.Parallel()
+	empty := t.TempDir()
+	populated, id := populatedVolume(t)
+	tests := []struct {
+		name string
+		root string
+		want []string
+	}{
+		{"empty dir", empty, []string{
+			"Volume:       " + empty,
+			"Layout:       not created yet",
+			"Volume id:    none",
+			"Installed:    none",
+			"Lock:         free",
+			"In progress:  none",
+			"Releases: none",
+			"Workers: none",
+			"Problems: none",
+		}},
+		{"populated volume", populated, []string{
+			"Volume:       " + populated,
+			"Volume id:    " + id,
+			"Installed:    7.11.2 (sha1:0a0a",
+			"by concourse/0 at ",
+			"Current:      releases/7.11.2",
+			"Lock:         held by concourse/0 (pid ",
+			"In progress:  7.12.0 by concourse/0 (pid ",
+			"Releases:\n  7.11.2  3.0 MiB",
+			"Workers:\n  concourse-0  0700",
+			"Problems: none",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := listing(t, tc.root)
+			var stdout, stderr bytes.Buffer
+			require.NoError(t, runInspect(context.Background(), []string{tc.root}, &stdout, &stderr))
+			for _, w := range tc.want {
+				assert.Contains(t, stdout.String(), w)
+			}
+			assert.Regexp(t, `Filesystem:   \w+, [0-9.]+ [KMGTPE]?i?B free of [0-9.]+ [KMGTPE]?i?B`, stdout.String())
+			assert.Empty(t, stderr.String())
+			assert.Equal(t, before, listing(t, tc.root), "inspect must not modify the volume")
+		})
+	}
+}
+
+func TestRunInspectJSON(t *testing.T) {
+	t.Parallel()
+	populated, id := populatedVolume(t)
+	empty := t.TempDir()
+	for _, root := range []string{empty, populated} {
+		before := listing(t, root)
+		var stdout, stderr bytes.Buffer
+		require.NoError(t, runInspect(context.Background(), []string{"--json", root}, &stdout, &stderr))
+		var r storage.Report
+		require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), stdout.String())
+		assert.Equal(t, root, r.Root)
+		assert.Equal(t, before, listing(t, root))
+		if root == empty {
+			assert.False(t, r.Initialised)
+			assert.Equal(t, storage.LockFree, r.Lock.State)
+			continue
+		}
+		assert.Equal(t, id, r.VolumeID)
+		require.NotNil(t, r.Installed)
+		assert.Equal(t, "7.11.2", r.Installed.Version)
+		assert.Equal(t, storage.LockHeld, r.Lock.State)
+		require.NotNil(t, r.Progress)
+		assert.Equal(t, "7.12.0", r.Progress.Version)
+		assert.Equal(t, []storage.ReleaseEntry{{Name: "7.11.2", SizeBytes: 3 << 20}}, r.Releases)
+	}
+}
+
+func TestRunInspectProblemsAreListed(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, storage.InstalledVersionFile), []byte("{"), 0o644))
+	var stdout bytes.Buffer
+	require.NoError(t, runInspect(context.Background(), []string{root}, &stdout, &bytes.Buffer{}))
+	assert.Contains(t, stdout.String(), "Problems:\n  - marker "+filepath.Join(root, storage.InstalledVersionFile)+" is corrupt")
+	assert.Contains(t, stdout.String(), "remove it; the next install redoes")
+}
+
+func TestRunInspectBadInvocation(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no path", nil, "expected exactly one PATH, got 0"},
+		{"two paths", []string{"/a", "/b"}, "expected exactly one PATH, got 2"},
+		{"unknown flag", []string{"--yaml", "/a"}, "flag provided but not defined: -yaml"},
+	}
+	for _, tc := range tests {
+		var stderr bytes.Buffer
+		err := runInspect(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
+		require.ErrorIs(t, err, errUsage, tc.name)
+		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+
+	var stderr bytes.Buffer
+	require.NoError(t, runInspect(context.Background(), []string{"--help"}, &bytes.Buffer{}, &stderr))
+	assert.Contains(t, stderr.String(), "Usage: concourse-ci-machine inspect [--json] PATH")
+
+	missing := filepath.Join(t.TempDir(), "missing")
+	err := runInspect(context.Background(), []string{missing}, &bytes.Buffer{}, &bytes.Buffer{})
+	require.ErrorIs(t, err, storage.ErrVolumeMissing)
+	assert.NotErrorIs(t, err, errUsage)
+	assert.Contains(t, err.Error(), "mount the shared filesystem at "+missing)
+	assert.NoDirExists(t, missing)
+}
+
+func TestHumanBytes(t *testing.T) {
+	t.Parallel()
+	tests := map[uint64]string{
+		0:             "0 B",
+		1023:          "1023 B",
+		1024:          "1.0 KiB",
+		1536:          "1.5 KiB",
+		3 << 20:       "3.0 MiB",
+		5 << 30:       "5.0 GiB",
+		1<<40 + 1<<39: "1.5 TiB",
+	}
+	for n, want := range tests {
+		assert.Equal(t, want, humanBytes(n), "%d", n)
+	}
+}

@@ -1,0 +1,98 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Uncontended TryLock+Release: what every install and upgrade step pays.
+func BenchmarkTryLockRelease(b *testing.B) {
+	v := testVolume(b)
+	who := Holder{Unit: "bench/0"}
+	b.ReportAllocs()
+	for b.Loop() {
+		l, err := v.TryLock(who)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Release(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// Lock+Release while 4 other OS processes hammer the same lock. ns/op is
+// the time to get the lock under contention; child-acq/op says how often the
+// children got it meanwhile.
+func BenchmarkLockContended4Procs(b *testing.B) {
+	for _, poll := range []struct {
+		name         string
+		initial, max time.Duration
+	}{
+		{"poll=default", DefaultLockPollInitial, DefaultLockPollMax},
+		{"poll=1ms-20ms", time.Millisecond, 20 * time.Millisecond},
+	} {
+		b.Run(poll.name, func(b *testing.B) {
+			root := testVolume(b).Root()
+			v, err := OpenVolume(root, WithLockPoll(poll.initial, poll.max))
+			require.NoError(b, err)
+			children := make([]*helperChild, 4)
+			for i := range children {
+				children[i] = startHelper(b, roleHammer, root, fmt.Sprintf("hammer/%d", i))
+				require.Equal(b, "started", children[i].readLine(b))
+			}
+			who := Holder{Unit: "bench/0"}
+			b.ResetTimer()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+				l, err := v.Lock(ctx, who)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Release(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			acquired := 0
+			for _, c := range children {
+				require.NoError(b, c.stdin.Close())
+				line := c.readLine(b)
+				n, err := strconv.Atoi(strings.TrimPrefix(line, "acquired "))
+				require.NoError(b, err, "child said %q", line)
+				acquired += n
+				c.wait(b)
+			}
+			b.ReportMetric(float64(acquired)/float64(b.N), "child-acq/op")
+		})
+	}
+}
+
+// An atomic marker write of a ~200-byte JSON document, durable (fsync of the
+// file and the directory), on both write paths.
+func BenchmarkWriteFileAtomic(b *testing.B) {
+	data, err := encodeMarker(InstalledVersion{
+		Version: "7.11.2", Checksum: testSum("7.11.2"), InstalledAt: testEpoch, Unit: "concourse-ci-machine/0",
+	})
+	require.NoError(b, err)
+	for name, w := range map[string]atomicWriter{"tmpfile": {}, "plain-temp": {plainTemp: true}} {
+		b.Run(fmt.Sprintf("%s/%dB", name, len(data)), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), InstalledVersionFile)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := w.write(path, data, 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

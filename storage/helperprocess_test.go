@@ -1,0 +1,233 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// helperRoleEnv selects what a re-executed test binary does instead of
+// running tests (the standard Go helper-process pattern).
+const helperRoleEnv = "STORAGE_TEST_HELPER_ROLE"
+
+// Child roles.
+const (
+	roleInstall = "install" // double-checked install under the lock
+	roleHang    = "hang"    // take the lock, leave a mess, block until killed
+	roleHammer  = "hammer"  // take and release the lock until stdin closes
+)
+
+// TestHelperProcess is not a test: it is the body of the child processes
+// that the multi-process tests and benchmarks start. Run normally it returns
+// at once.
+func TestHelperProcess(t *testing.T) {
+	role := os.Getenv(helperRoleEnv)
+	if role == "" {
+		return
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	if err := runHelperRole(role, args); err != nil {
+		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func runHelperRole(role string, args []string) error {
+	if len(args) < 2 {
+		return fmt.Errorf("want ROOT UNIT, got %q", args)
+	}
+	root, unit := args[0], args[1]
+	v, err := OpenVolume(root, WithLockPoll(time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		return err
+	}
+	switch role {
+	case roleInstall:
+		return helperInstall(v, unit)
+	case roleHang:
+		return helperHang(v, unit)
+	case roleHammer:
+		return helperHammer(v, unit)
+	}
+	return fmt.Errorf("unknown role %q", role)
+}
+
+// helperInstall waits for the start signal (a byte on stdin) so that all
+// children race at once, then does the double-checked install and prints
+// "worked" or "saw <unit that installed>".
+func helperInstall(v *Volume, unit string) error {
+	if _, err := os.Stdin.Read(make([]byte, 1)); err != nil {
+		return fmt.Errorf("wait for the start signal: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+	defer cancel()
+	l, err := v.Lock(ctx, Holder{Unit: unit})
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	iv, err := v.ReadInstalledVersion()
+	if err != nil {
+		return err
+	}
+	if iv != nil {
+		fmt.Println("saw", iv.Unit)
+		return nil
+	}
+	if err := l.WriteProgress(Progress{Version: "1.0.0"}); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(v.Path("work.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, unit)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Mkdir(v.ReleaseDir("1.0.0"), 0o755); err != nil {
+		return err
+	}
+	if err := l.WriteInstalledVersion(InstalledVersion{Version: "1.0.0", Checksum: testSum("1.0.0")}); err != nil {
+		return err
+	}
+	if err := l.ClearProgress(); err != nil {
+		return err
+	}
+	fmt.Println("worked")
+	return l.Release()
+}
+
+// helperHang takes the lock, writes a progress marker, a partial release
+// and a stray temporary file, says "ready" and blocks until killed (or until
+// its parent goes away and stdin closes).
+func helperHang(v *Volume, unit string) error {
+	l, err := v.TryLock(Holder{Unit: unit})
+	if err != nil {
+		return err
+	}
+	if err := l.WriteProgress(Progress{Version: "2.0.0"}); err != nil {
+		return err
+	}
+	partial := v.Path(ReleasesDir, "2.0.0"+PartialInfix+"dead")
+	if err := os.MkdirAll(filepath.Join(partial, "concourse", "bin"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(partial, "concourse", "bin", "concourse"), []byte("half a binary"), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(v.Path(InstalledVersionFile+TempInfix+"dead"), []byte("{\"vers"), 0o644); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return errors.New("stdin closed before the kill")
+}
+
+// helperHammer takes and releases the lock as fast as it can until stdin
+// closes, then prints how many times it got it.
+func helperHammer(v *Volume, unit string) error {
+	var stop atomic.Bool
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop.Store(true)
+	}()
+	fmt.Println("started")
+	n := 0
+	for !stop.Load() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		l, err := v.Lock(ctx, Holder{Unit: unit})
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		n++
+		if err := l.Release(); err != nil {
+			return err
+		}
+	}
+	fmt.Println("acquired", n)
+	return nil
+}
+
+// helperChild is a started child process with its pipes.
+type helperChild struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout *bufio.Reader
+}
+
+// startHelper re-executes the test binary in role with ROOT UNIT. The child
+// is killed at cleanup if it is still running.
+func startHelper(t testing.TB, role, root, unit string) *helperChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", root, unit)
+	cmd.Env = append(os.Environ(), helperRoleEnv+"="+role)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return &helperChild{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout)}
+}
+
+// readLine reads the child's next output line, failing after a generous
+// deadlock guard.
+func (c *helperChild) readLine(t testing.TB) string {
+	t.Helper()
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := c.stdout.ReadString('\n')
+		ch <- result{line, err}
+	}()
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err, "reading from helper pid %d", c.cmd.Process.Pid)
+		return r.line[:len(r.line)-1]
+	case <-time.After(time.Minute):
+		t.Fatalf("helper pid %d said nothing for a minute", c.cmd.Process.Pid)
+		return ""
+	}
+}
+
+// wait waits for the child to exit successfully.
+func (c *helperChild) wait(t testing.TB) {
+	t.Helper()
+	require.NoError(t, c.cmd.Wait(), "helper pid %d", c.cmd.Process.Pid)
+}
+
+func (c *helperChild) pid() int { return c.cmd.Process.Pid }

@@ -1,0 +1,230 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Holder says who holds the volume lock. The holder writes it to
+// .lock.holder right after flock succeeds.
+type Holder struct {
+	Unit  string    `json:"unit"`
+	PID   int       `json:"pid"`
+	Host  string    `json:"host"`
+	Since time.Time `json:"since"`
+}
+
+// String is "unit (pid N on host H)" for messages.
+func (h Holder) String() string {
+	unit := h.Unit
+	if unit == "" {
+		unit = "an unnamed process"
+	}
+	return fmt.Sprintf("%s (pid %d on host %s)", unit, h.PID, h.Host)
+}
+
+// ErrLockReleased is returned by a Lock's writers after Release.
+var ErrLockReleased = errors.New("the volume lock was already released")
+
+// Lock is one holding of the volume's exclusive flock. Its writers only work
+// while it is held.
+type Lock struct {
+	v         *Volume
+	holder    Holder
+	recovered *Progress
+	removed   []string
+
+	mu   sync.Mutex
+	file *os.File // nil once released
+}
+
+// TryLock takes the volume lock without waiting. When another process (or
+// another TryLock in this one: each call opens its own file) holds it, it
+// returns a *LockedError naming the holder. Right after taking the lock it
+// records who holds it and cleans up after a holder that died (see
+// Recovered).
+func (v *Volume) TryLock(who Holder) (*Lock, error) {
+	who, err := v.completeHolder(who)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(v.Path(LockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open the volume lock: %w", err)
+	}
+	if err := flockNonBlocking(f, unix.LOCK_EX); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, v.lockedError()
+		}
+		return nil, fmt.Errorf("flock %s: %w", v.Path(LockFile), err)
+	}
+	l := &Lock{v: v, holder: who, file: f}
+	if err := l.afterAcquire(); err != nil {
+		return nil, errors.Join(err, l.Release())
+	}
+	return l, nil
+}
+
+// Lock waits for the volume lock until ctx is done, polling TryLock with a
+// doubling interval (see WithLockPoll). When ctx ends first, the error wraps
+// both ctx's error and the last *LockedError.
+func (v *Volume) Lock(ctx context.Context, who Holder) (*Lock, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("waiting for the lock on %s: %w", v.root, err)
+	}
+	wait := v.cfg.pollInitial
+	for {
+		l, err := v.TryLock(who)
+		var locked *LockedError
+		if !errors.As(err, &locked) {
+			return l, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, ctx.Err(), locked)
+		case <-timer.C:
+		}
+		wait = min(2*wait, v.cfg.pollMax)
+	}
+}
+
+// completeHolder fills what the caller left out of who.
+func (v *Volume) completeHolder(who Holder) (Holder, error) {
+	if who.Unit != "" {
+		if err := ValidateUnitName(who.Unit); err != nil {
+			return who, err
+		}
+	}
+	if who.PID == 0 {
+		who.PID = os.Getpid()
+	}
+	if who.Host == "" {
+		who.Host, _ = os.Hostname()
+	}
+	if who.Since.IsZero() {
+		who.Since = v.cfg.now()
+	}
+	return who, nil
+}
+
+// afterAcquire publishes the holder record and cleans up after a dead holder.
+func (l *Lock) afterAcquire() error {
+	data, err := encodeMarker(l.holder)
+	if err != nil {
+		return err
+	}
+	// The holder record is advisory (it only names the holder in messages)
+	// and the lock dies with the machine anyway: no fsync on the lock path,
+	// and a named temporary file, which is cheaper than O_TMPFILE on ext4
+	// (a stray one is cleaned up by the next holder).
+	w := l.v.cfg.atomic
+	w.noSync = true
+	w.plainTemp = true
+	if err := w.write(l.v.Path(LockHolderFile), data, 0o644); err != nil {
+		return fmt.Errorf("record the lock holder: %w", err)
+	}
+	return l.recoverStale()
+}
+
+// Holder is the record this Lock wrote.
+func (l *Lock) Holder() Holder { return l.holder }
+
+// Recovered is the progress marker a previous holder left behind, which this
+// acquisition removed together with its partial data; nil when there was
+// none. Its fields are zero if the marker was unreadable.
+func (l *Lock) Recovered() *Progress { return l.recovered }
+
+// Removed lists the paths this acquisition cleaned up (marker, partial
+// release directories, stray temporary files), for logs.
+func (l *Lock) Removed() []string { return append([]string(nil), l.removed...) }
+
+// Release removes the holder record, unlocks and closes. It is idempotent.
+func (l *Lock) Release() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return nil
+	}
+	f := l.file
+	l.file = nil
+	// Remove the record before unlocking, so it never names a former holder
+	// while someone else holds the lock.
+	errRecord := removeIfExists(l.v.Path(LockHolderFile))
+	errUnlock := unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	errClose := f.Close()
+	if err := errors.Join(errRecord, errUnlock, errClose); err != nil {
+		return fmt.Errorf("release the lock on %s: %w", l.v.root, err)
+	}
+	return nil
+}
+
+// held runs fn while the lock is held, or returns ErrLockReleased.
+func (l *Lock) held(fn func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.file == nil {
+		return ErrLockReleased
+	}
+	return fn()
+}
+
+// Holder says who holds the lock now, per .lock.holder: nil, nil when the
+// lock is free or its holder has not written the record yet. It probes the
+// lock without waiting, so a concurrent TryLock may see a moment's
+// contention.
+func (v *Volume) Holder() (*Holder, error) {
+	held, err := probeLock(v.Path(LockFile))
+	if err != nil || !held {
+		return nil, err
+	}
+	return readHolder(v.Path(LockHolderFile))
+}
+
+func readHolder(path string) (*Holder, error) {
+	var h Holder
+	found, err := readMarker(path, &h, fixHolder, nil)
+	if !found {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// probeLock reports whether someone holds the flock on path, without
+// creating the file or keeping the lock.
+func probeLock(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("probe the volume lock: %w", err)
+	}
+	defer f.Close()
+	err = flockNonBlocking(f, unix.LOCK_SH)
+	switch {
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("probe the volume lock %s: %w", path, err)
+	}
+	return false, unix.Flock(int(f.Fd()), unix.LOCK_UN)
+}
+
+func flockNonBlocking(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTryLockRecordsHolderAndReleaseIsIdempotent(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t, clockAt(testEpoch))
+	l, err := v.TryLock(Holder{Unit: "concourse/0"})
+	require.NoError(t, err)
+	assert.Nil(t, l.Recovered(), "a clean volume has nothing to recover")
+	assert.Empty(t, l.Removed())
+
+	want := Holder{Unit: "concourse/0", PID: os.Getpid(), Host: hostname(t), Since: testEpoch}
+	assert.Equal(t, want, l.Holder())
+	h, err := v.Holder()
+	require.NoError(t, err)
+	require.NotNil(t, h)
+	assert.Equal(t, want.Unit, h.Unit)
+	assert.Equal(t, want.PID, h.PID)
+	assert.Equal(t, want.Host, h.Host)
+	assert.True(t, want.Since.Equal(h.Since))
+	assert.FileExists(t, v.Path(LockFile))
+
+	require.NoError(t, l.Release())
+	require.NoError(t, l.Release(), "a second Release is a no-op")
+	assert.NoFileExists(t, v.Path(LockHolderFile))
+	assert.FileExists(t, v.Path(LockFile), "the lock file is never removed")
+	h, err = v.Holder()
+	require.NoError(t, err)
+	assert.Nil(t, h)
+
+	l2, err := v.TryLock(Holder{Unit: "concourse/1"})
+	require.NoError(t, err, "free again after Release")
+	require.NoError(t, l2.Release())
+}
+
+func TestTryLockKeepsCallerSuppliedHolderFields(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	who := Holder{Unit: "web/2", PID: 4242, Host: "machine-7", Since: testEpoch}
+	l, err := v.TryLock(who)
+	require.NoError(t, err)
+	defer l.Release()
+	assert.Equal(t, who, l.Holder())
+}
+
+func TestTryLockRefusesBadUnitName(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	_, err := v.TryLock(Holder{Unit: "../../etc/0"})
+	require.ErrorIs(t, err, ErrInvalidUnitName)
+	assert.NoFileExists(t, v.Path(LockHolderFile))
+	l, err := v.TryLock(Holder{}) // no unit: an operator's CLI run
+	require.NoError(t, err)
+	require.NoError(t, l.Release())
+}
+
+// Two opens of the lock file in one process conflict, so a second TryLock
+// sees the first holder.
+func TestTryLockReportsCurrentHolder(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t, clockAt(testEpoch.Add(90*time.Second)))
+	holder := Holder{Unit: "concourse/3", PID: 777, Host: "box", Since: testEpoch}
+	l, err := v.TryLock(holder)
+	require.NoError(t, err)
+	defer l.Release()
+
+	_, err = v.TryLock(Holder{Unit: "concourse/4"})
+	require.ErrorIs(t, err, ErrLocked)
+	var locked *LockedError
+	require.ErrorAs(t, err, &locked)
+	require.NotNil(t, locked.Holder)
+	assert.Equal(t, "concourse/3", locked.Holder.Unit)
+	assert.Equal(t, 777, locked.Holder.PID)
+	assert.Nil(t, locked.Progress)
+	assert.False(t, locked.Stuck)
+	assert.Equal(t, "shared volume "+v.Root()+" is locked by concourse/3 (pid 777 on host box) for 1m30s", err.Error())
+}
+
+func TestLockedErrorWithoutHolderRecord(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	l, err := v.TryLock(Holder{Unit: "a/0"})
+	require.NoError(t, err)
+	defer l.Release()
+	// As between a holder's flock and its record being written.
+	require.NoError(t, os.Remove(v.Path(LockHolderFile)))
+	_, err = v.TryLock(Holder{Unit: "a/1"})
+	var locked *LockedError
+	require.ErrorAs(t, err, &locked)
+	assert.Nil(t, locked.Holder)
+	assert.Contains(t, err.Error(), "not identified itself yet")
+	h, err := v.Holder()
+	require.NoError(t, err)
+	assert.Nil(t, h, "held but unknown")
+}
+
+func TestHolderRecordCorrupt(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	l, err := v.TryLock(Holder{Unit: "a/0"})
+	require.NoError(t, err)
+	defer l.Release()
+	putFile(t, v.Path(LockHolderFile), "{garbage")
+
+	_, err = v.Holder()
+	require.ErrorIs(t, err, ErrCorruptMarker)
+	assert.Contains(t, err.Error(), v.Path(LockHolderFile))
+
+	_, err = v.TryLock(Holder{Unit: "a/1"})
+	var locked *LockedError
+	require.ErrorAs(t, err, &locked, "contention is still reported")
+	assert.Nil(t, locked.Holder)
+}
+
+// Goroutines contend for real: never two inside at once, and every attempt
+// gets its turn.
+func TestLockExcludesGoroutines(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t, WithLockPoll(50*time.Microsecond, time.Millisecond))
+	const workers, rounds = 6, 25
+	var inside, maxInside, total atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+				l, err := v.Lock(ctx, Holder{Unit: fmt.Sprintf("g/%d", w)})
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+				n := inside.Add(1)
+				for m := maxInside.Load(); n > m && !maxInside.CompareAndSwap(m, n); m = maxInside.Load() {
+				}
+				total.Add(1)
+				inside.Add(-1)
+				if err := l.Release(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(1), maxInside.Load())
+	assert.Equal(t, int64(workers*rounds), total.Load())
+}
+
+// When the context ends first, the error wraps both the context's error and
+// the last LockedError.
+func TestLockGivesUpWhenContextEnds(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t, WithLockPoll(time.Millisecond, 2*time.Millisecond))
+	l, err := v.TryLock(Holder{Unit: "holder/0"})
+	require.NoError(t, err)
+	defer l.Release()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = v.Lock(ctx, Holder{Unit: "waiter/0"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, ErrLocked)
+	var locked *LockedError
+	require.ErrorAs(t, err, &locked)
+	assert.Equal(t, "holder/0", locked.Holder.Unit)
+	assert.Contains(t, err.Error(), "gave up waiting for the lock on "+v.Root())
+
+	cancelled, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	_, err = v.Lock(cancelled, Holder{Unit: "waiter/0"})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// Lock keeps polling through contention and gets the lock once the holder
+// releases it.
+func TestLockWaitsForRelease(t *testing.T) {
+	t.Parallel()
+	root := testVolume(t).Root()
+	holderVol, err := OpenVolume(root)
+	require.NoError(t, err)
+	first, err := holderVol.TryLock(Holder{Unit: "first/0"})
+	require.NoError(t, err)
+
+	// The waiter's clock is read when it finds the lock held: that tells
+	// this test that Lock is inside its polling loop.
+	contended := make(chan struct{}, 1)
+	clock := WithClock(func() time.Time {
+		select {
+		case contended <- struct{}{}:
+		default:
+		}
+		return testEpoch
+	})
+	waiterVol, err := OpenVolume(root, clock, WithLockPoll(time.Millisecond, 5*time.Millisecond))
+	require.NoError(t, err)
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+		defer cancel()
+		l, err := waiterVol.Lock(ctx, Holder{Unit: "second/0", Since: testEpoch})
+		if err == nil {
+			err = l.Release()
+		}
+		got <- err
+	}()
+	<-contended
+	require.NoError(t, first.Release())
+	require.NoError(t, <-got)
+}
+
+func TestWithLockPoll(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name              string
+		initial, max      time.Duration
+		wantInit, wantMax time.Duration
+	}{
+		{"defaults kept", 0, 0, DefaultLockPollInitial, DefaultLockPollMax},
+		{"both set", time.Millisecond, time.Second, time.Millisecond, time.Second},
+		{"max below initial is raised", time.Second, time.Millisecond, time.Second, time.Second},
+		{"negative ignored", -1, -1, DefaultLockPollInitial, DefaultLockPollMax},
+	}
+	for _, tc := range tests {
+		c := newConfig([]Option{WithLockPoll(tc.initial, tc.max)})
+		assert.Equal(t, tc.wantInit, c.pollInitial, tc.name)
+		assert.Equal(t, tc.wantMax, c.pollMax, tc.name)
+	}
+}
+
+func TestLockWritersFailAfterRelease(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	l, err := v.TryLock(Holder{Unit: "a/0"})
+	require.NoError(t, err)
+	require.NoError(t, os.Mkdir(v.ReleaseDir("1.0.0"), 0o755))
+	require.NoError(t, l.Release())
+
+	require.ErrorIs(t, l.WriteProgress(Progress{Version: "1.0.0"}), ErrLockReleased)
+	require.ErrorIs(t, l.ClearProgress(), ErrLockReleased)
+	require.ErrorIs(t, l.WriteInstalledVersion(InstalledVersion{Version: "1.0.0", Checksum: testSum("x")}), ErrLockReleased)
+	_, err = l.EnsureVolumeID()
+	require.ErrorIs(t, err, ErrLockReleased)
+	assert.NoFileExists(t, v.Path(ProgressFile))
+	assert.NoFileExists(t, v.Path(InstalledVersionFile))
+	assert.NoFileExists(t, v.Path(VolumeIDFile))
+}
+
+func hostname(t *testing.T) string {
+	t.Helper()
+	h, err := os.Hostname()
+	require.NoError(t, err)
+	return h
+}

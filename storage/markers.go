@@ -1,0 +1,84 @@
+package storage
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// maxMarkerSize bounds how much of a marker file is read: markers are a few
+// hundred bytes, anything larger is not one of ours.
+const maxMarkerSize = 64 << 10
+
+// What the operator should do about each corrupt marker.
+const (
+	fixInstalledVersion = "remove it; the next install redoes the release and writes it again"
+	fixProgress         = "remove it once no unit is installing (the next holder of the lock removes it by itself)"
+	fixHolder           = "it is advisory: remove it, or let the next holder of the lock overwrite it"
+	fixVolumeID         = "remove it; the next unit that takes the lock writes a new token and the units prove sharing again"
+)
+
+// readMarker decodes the JSON marker at path into v. It returns false and no
+// error when the file is absent, and a *CorruptMarkerError naming the file
+// when it cannot be decoded or check refuses its content.
+func readMarker(path string, v any, fix string, check func() error) (bool, error) {
+	data, err := readSmallFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if errors.Is(err, errMarkerTooLarge) {
+		return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+	}
+	if err != nil {
+		return false, fmt.Errorf("read marker: %w", err)
+	}
+	// Unknown fields are accepted: a newer charm revision on another unit may
+	// add some during a staggered refresh.
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(v); err != nil {
+		return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+	}
+	if dec.More() {
+		return false, &CorruptMarkerError{Path: path, Err: errors.New("trailing data after the JSON object"), Fix: fix}
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+		}
+	}
+	return true, nil
+}
+
+// errMarkerTooLarge refuses a file bigger than any marker of ours.
+var errMarkerTooLarge = fmt.Errorf("larger than %d bytes", maxMarkerSize)
+
+// readSmallFile reads at most maxMarkerSize bytes, refusing bigger files.
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxMarkerSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxMarkerSize {
+		return nil, errMarkerTooLarge
+	}
+	return data, nil
+}
+
+// encodeMarker renders a marker as indented JSON with a final newline, so an
+// operator can read it with cat.
+func encodeMarker(v any) ([]byte, error) {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}

@@ -1,0 +1,173 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Volume is the shared volume mounted at one root directory.
+type Volume struct {
+	root string
+	cfg  config
+}
+
+// OpenVolume checks that root exists, is a directory and is writable (by
+// writing and removing a probe file: root passes access(2) everywhere), then
+// creates the layout with its modes. When root is missing or not writable it
+// returns a *VolumeError and writes nothing.
+func OpenVolume(root string, opts ...Option) (*Volume, error) {
+	abs, err := checkRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := probeWritable(abs); err != nil {
+		return nil, err
+	}
+	v := &Volume{root: abs, cfg: newConfig(opts)}
+	if err := v.createLayout(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Root is the volume's absolute root directory.
+func (v *Volume) Root() string { return v.root }
+
+// Path joins elem onto the root.
+func (v *Volume) Path(elem ...string) string {
+	return filepath.Join(append([]string{v.root}, elem...)...)
+}
+
+// ReleaseDir is <root>/releases/<version>. It returns "" for a version that
+// ValidateVersion refuses, so a bad version can never name a path outside
+// releases/.
+func (v *Volume) ReleaseDir(version string) string {
+	if ValidateVersion(version) != nil {
+		return ""
+	}
+	return v.Path(ReleasesDir, version)
+}
+
+// checkRoot cleans root and checks it is an existing directory, without
+// writing anything.
+func checkRoot(root string) (string, error) {
+	if root == "" {
+		return "", &VolumeError{Path: root, Kind: VolumeInvalidPath, Err: errors.New("empty path")}
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", &VolumeError{Path: root, Kind: VolumeInvalidPath, Err: err}
+	}
+	fi, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", &VolumeError{Path: abs, Kind: VolumeMissing, Err: err}
+	case errors.Is(err, syscall.ENOTDIR):
+		return "", &VolumeError{Path: abs, Kind: VolumeNotDirectory, Err: err}
+	case err != nil:
+		return "", &VolumeError{Path: abs, Kind: VolumeUnusable, Err: err}
+	case !fi.IsDir():
+		return "", &VolumeError{Path: abs, Kind: VolumeNotDirectory}
+	}
+	return abs, nil
+}
+
+// probeWritable writes one byte to a fresh file under root and removes it.
+func probeWritable(root string) error {
+	name := filepath.Join(root, ProbePrefix+randomHex(8))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return writeProbeError(root, err)
+	}
+	_, werr := f.Write([]byte{'x'})
+	if werr == nil {
+		werr = f.Sync()
+	}
+	cerr := f.Close()
+	// A lock holder's cleanup may have removed the probe already.
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && werr == nil {
+		werr = rerr
+	}
+	if werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return writeProbeError(root, werr)
+	}
+	return nil
+}
+
+func writeProbeError(root string, err error) error {
+	kind := VolumeUnusable
+	switch {
+	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
+		kind = VolumeReadOnly
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		kind = VolumeFull
+	}
+	return &VolumeError{Path: root, Kind: kind, Err: err}
+}
+
+// createLayout makes the layout's directories (safe when several units do it
+// at once) and sets their modes explicitly, as the umask may have masked them.
+func (v *Volume) createLayout() error {
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{
+		{ReleasesDir, ReleasesMode},
+		{KeysDir, KeysMode},
+		{WorkersDir, WorkersMode},
+	} {
+		if err := ensureDir(v.Path(d.name), d.mode); err != nil {
+			return &VolumeError{Path: v.root, Kind: VolumeLayoutConflict, Err: err}
+		}
+	}
+	return nil
+}
+
+// ensureDir creates path with mode, or accepts an existing real directory
+// (never a symlink, which could lead out of the volume) and resets its mode.
+func ensureDir(path string, mode os.FileMode) error {
+	err := os.Mkdir(path, mode)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s exists and is %s, not a directory", path, describeType(fi.Mode()))
+	}
+	if fi.Mode().Perm() != mode {
+		if err := os.Chmod(path, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
+
+// describeType names a non-directory file type for messages.
+func describeType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symlink"
+	case m.IsRegular():
+		return "a regular file"
+	default:
+		return "a special file (" + m.Type().String() + ")"
+	}
+}

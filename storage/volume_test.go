@@ -1,0 +1,192 @@
+package storage
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOpenVolumeCreatesLayoutWithModes(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	// Pre-existing directories with wrong modes are corrected: the modes are
+	// set by chmod, not left to Mkdir and the umask.
+	require.NoError(t, os.Mkdir(filepath.Join(root, KeysDir), 0o777))
+	require.NoError(t, os.Chmod(filepath.Join(root, KeysDir), 0o777))
+	require.NoError(t, os.Mkdir(filepath.Join(root, ReleasesDir), 0o700))
+
+	v, err := OpenVolume(root)
+	require.NoError(t, err)
+	assert.Equal(t, root, v.Root())
+	for name, mode := range map[string]fs.FileMode{ReleasesDir: 0o755, KeysDir: 0o700, WorkersDir: 0o755} {
+		fi, err := os.Lstat(v.Path(name))
+		require.NoError(t, err, name)
+		assert.True(t, fi.IsDir(), name)
+		assert.Equal(t, mode, fi.Mode().Perm(), name)
+	}
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{ReleasesDir, KeysDir, WorkersDir}, names, "the write probe must be gone")
+
+	again, err := OpenVolume(root)
+	require.NoError(t, err, "opening twice is fine")
+	assert.Equal(t, v.Root(), again.Root())
+}
+
+func TestOpenVolumeRelativePathBecomesAbsolute(t *testing.T) {
+	// Not parallel: it changes the working directory.
+	root := t.TempDir()
+	t.Chdir(root)
+	v, err := OpenVolume(".")
+	require.NoError(t, err)
+	assert.Equal(t, root, v.Root())
+	assert.True(t, filepath.IsAbs(v.Path(KeysDir)))
+}
+
+func TestVolumePaths(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	assert.Equal(t, filepath.Join(v.Root(), "a", "b"), v.Path("a", "b"))
+	assert.Equal(t, filepath.Join(v.Root(), ReleasesDir, "7.11.2"), v.ReleaseDir("7.11.2"))
+	for _, bad := range []string{"", "..", "../../etc", "7.11.2/../..", "a/b", "1.0" + PartialInfix + "x"} {
+		assert.Empty(t, v.ReleaseDir(bad), "ReleaseDir(%q) must not name a path", bad)
+	}
+}
+
+func TestOpenVolumeRefusesUnusableRoots(t *testing.T) {
+	t.Parallel()
+	parent := t.TempDir()
+	file := filepath.Join(parent, "a-file")
+	putFile(t, file, "not a directory")
+	tests := []struct {
+		name     string
+		root     string
+		sentinel error
+		kind     VolumeErrorKind
+		message  []string
+	}{
+		{"empty path", "", ErrVolumeInvalidPath, VolumeInvalidPath, []string{"absolute path"}},
+		{"missing", filepath.Join(parent, "missing"), ErrVolumeMissing, VolumeMissing,
+			[]string{"does not exist", "mount the shared filesystem at " + filepath.Join(parent, "missing"), "attach storage '" + StorageName + "'"}},
+		{"missing parent", filepath.Join(parent, "no", "such"), ErrVolumeMissing, VolumeMissing, []string{"mount the shared filesystem"}},
+		{"a file", file, ErrVolumeNotDirectory, VolumeNotDirectory, []string{"is not a directory", "mount the shared filesystem at " + file}},
+		{"below a file", filepath.Join(file, "x"), ErrVolumeNotDirectory, VolumeNotDirectory, []string{"is not a directory"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			before := treeSnapshot(t, parent)
+			v, err := OpenVolume(tc.root)
+			require.Nil(t, v)
+			require.ErrorIs(t, err, tc.sentinel)
+			var ve *VolumeError
+			require.ErrorAs(t, err, &ve)
+			assert.Equal(t, tc.kind, ve.Kind)
+			for _, m := range tc.message {
+				assert.Contains(t, err.Error(), m)
+			}
+			assert.Equal(t, before, treeSnapshot(t, parent), "nothing may be written")
+		})
+	}
+}
+
+func TestOpenVolumeLayoutConflict(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{ReleasesDir, KeysDir, WorkersDir} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			putFile(t, filepath.Join(root, name), "in the way")
+			_, err := OpenVolume(root)
+			require.ErrorIs(t, err, ErrVolumeLayoutConflict)
+			assert.Contains(t, err.Error(), filepath.Join(root, name))
+			assert.Contains(t, err.Error(), "a regular file")
+			data, err := os.ReadFile(filepath.Join(root, name))
+			require.NoError(t, err)
+			assert.Equal(t, "in the way", string(data), "the entry in the way is kept")
+		})
+	}
+	t.Run("symlink", func(t *testing.T) {
+		t.Parallel()
+		root, outside := t.TempDir(), t.TempDir()
+		require.NoError(t, os.Symlink(outside, filepath.Join(root, KeysDir)))
+		_, err := OpenVolume(root)
+		require.ErrorIs(t, err, ErrVolumeLayoutConflict)
+		assert.Contains(t, err.Error(), "a symlink")
+	})
+}
+
+// A read-only volume is refused with a message saying what to remount, and
+// nothing is written to it.
+func TestOpenVolumeReadOnlyBindMount(t *testing.T) {
+	t.Parallel()
+	src, dst := t.TempDir(), t.TempDir()
+	putFile(t, filepath.Join(src, "existing"), "data")
+	volMountReadOnly(t, src, dst)
+	before := treeSnapshot(t, src)
+
+	v, err := OpenVolume(dst)
+	require.Nil(t, v)
+	require.ErrorIs(t, err, ErrVolumeReadOnly)
+	var ve *VolumeError
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, VolumeReadOnly, ve.Kind)
+	assert.Equal(t, dst, ve.Path)
+	assert.Contains(t, err.Error(), "remount the shared filesystem at "+dst+" read-write")
+	assert.Equal(t, before, treeSnapshot(t, src), "nothing may be written")
+}
+
+// A full filesystem is refused as full, not as read-only.
+func TestOpenVolumeFullFilesystem(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	volMountTmpfs(t, root, "256k")
+	fill, err := os.Create(filepath.Join(root, "fill"))
+	require.NoError(t, err)
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err = fill.Write(chunk); err != nil {
+			break
+		}
+	}
+	require.ErrorIs(t, err, syscallENOSPC)
+	// Small writes may still fit in the last page; fill it byte by byte.
+	for {
+		if _, err = fill.Write([]byte{0}); err != nil {
+			break
+		}
+	}
+	require.NoError(t, fill.Close())
+
+	_, err = OpenVolume(root)
+	require.ErrorIs(t, err, ErrVolumeFull)
+	assert.Contains(t, err.Error(), "free space on the filesystem mounted at "+root)
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the filler remains")
+}
+
+func TestVolumeErrorKindsHaveDistinctSentinels(t *testing.T) {
+	t.Parallel()
+	kinds := []VolumeErrorKind{VolumeInvalidPath, VolumeMissing, VolumeNotDirectory, VolumeReadOnly, VolumeFull, VolumeUnusable, VolumeLayoutConflict}
+	seen := map[error]VolumeErrorKind{}
+	for _, k := range kinds {
+		err := &VolumeError{Path: "/srv/x", Kind: k}
+		s := k.sentinel()
+		require.ErrorIs(t, err, s)
+		_, dup := seen[s]
+		assert.False(t, dup, "kind %v shares a sentinel", k)
+		seen[s] = k
+		assert.True(t, strings.HasPrefix(err.Error(), "shared volume /srv/x "), err.Error())
+		assert.Contains(t, err.Error(), ": ", "every message says what to do")
+	}
+}
