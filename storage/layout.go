@@ -9,6 +9,7 @@ const (
 	VolumeIDFile         = ".volume_id"            // sharing-proof token
 	ReleasesDir          = "releases"              // releases/<version>/, 0755, immutable once verified
 	PartialInfix         = ".partial-"             // releases/<version>.partial-<random>/ while unpacking
+	ReleaseInfoFile      = ".release.json"         // releases/<version>/.release.json: version, checksum, source; written before the rename
 	CurrentLink          = "current"               // symlink -> releases/<version>
 	KeysDir              = "keys"                  // 0700
 	WorkersDir           = "workers"               // workers/<unit-with-slash-replaced>/ 0700

@@ -1,0 +1,240 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
+)
+
+// installerChildEnv makes a re-executed test binary run one install as a
+// separate unit (the standard helper-process pattern). It is separate from
+// helperRoleEnv, whose TestHelperProcess serves the lock core's tests.
+const installerChildEnv = "STORAGE_TEST_INSTALLER_CHILD"
+
+// TestHelperProcessInstaller is not a test: it is the body of the child
+// processes below. Run normally it returns at once. Arguments after "--":
+// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first lock-busy and
+// "result downloaded|found" at the end.
+func TestHelperProcessInstaller(t *testing.T) {
+	if os.Getenv(installerChildEnv) == "" {
+		return
+	}
+	args := os.Args
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	if err := runInstallerChild(args); err != nil {
+		fmt.Fprintf(os.Stderr, "installer child: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func runInstallerChild(args []string) error {
+	if len(args) != 4 {
+		return fmt.Errorf("want ROOT UNIT BASEURL VERSION, got %q", args)
+	}
+	root, unit, baseURL, version := args[0], args[1], args[2], args[3]
+	v, err := OpenVolume(root)
+	if err != nil {
+		return err
+	}
+	said := false
+	opts := InstallOptions{
+		Unit: unit, BaseURL: baseURL, Activate: true,
+		WaitIntervals: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
+		OnStep: func(s fsm.InstallStep) {
+			if s.Event == fsm.InstallLockBusy && !said {
+				said = true
+				fmt.Println("waiting")
+			}
+		},
+		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, unit+": "+f+"\n", a...) },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadlockGuard)
+	defer cancel()
+	res, err := NewInstaller(v, opts).Install(ctx, version)
+	if err != nil {
+		return err
+	}
+	if res.Downloaded {
+		fmt.Println("result downloaded")
+	} else {
+		fmt.Println("result found")
+	}
+	return nil
+}
+
+// installerChild is one started child unit and its output lines.
+type installerChild struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func startInstallerChild(t *testing.T, root, unit, baseURL, version string) *installerChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessInstaller$", "--", root, unit, baseURL, version)
+	cmd.Env = append(os.Environ(), installerChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	c := &installerChild{cmd: cmd, lines: make(chan string, 16)}
+	go func() {
+		defer close(c.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return c
+}
+
+// next returns the child's next line ("" at EOF), failing after the guard.
+func (c *installerChild) next(t *testing.T) string {
+	t.Helper()
+	select {
+	case line := <-c.lines:
+		return line
+	case <-time.After(deadlockGuard):
+		t.Fatalf("child pid %d said nothing", c.cmd.Process.Pid)
+		return ""
+	}
+}
+
+// TestInstallConcurrentProcesses: six OS processes install one release on
+// one volume; the first download is held until the five others said they
+// wait. Exactly one downloads, all end installed.
+func TestInstallConcurrentProcesses(t *testing.T) {
+	t.Parallel()
+	const units = 6
+	srv := releasetest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	release := make(chan struct{})
+	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
+	root := t.TempDir()
+	_, err := OpenVolume(root)
+	require.NoError(t, err)
+
+	children := make([]*installerChild, units)
+	for i := range units {
+		children[i] = startInstallerChild(t, root, fmt.Sprintf("concourse/%d", i), srv.BaseURL(), "7.14.3")
+	}
+	// Every child but the downloader says "waiting" first; the downloader
+	// says nothing until released. Read the first line of each concurrently.
+	type firstLine struct {
+		child int
+		line  string
+	}
+	first := make(chan firstLine, units)
+	for i, c := range children {
+		go func() { first <- firstLine{i, <-c.lines} }()
+	}
+	guard := time.After(deadlockGuard)
+	waiters := map[int]bool{}
+	for range units - 1 {
+		select {
+		case fl := <-first:
+			require.Equal(t, "waiting", fl.line, "child %d must wait while the download is held", fl.child)
+			waiters[fl.child] = true
+		case <-guard:
+			t.Fatal("the children never reported waiting")
+		}
+	}
+	close(release)
+	var downloaderLine firstLine
+	select {
+	case downloaderLine = <-first:
+	case <-guard:
+		t.Fatal("the downloader never finished")
+	}
+	assert.False(t, waiters[downloaderLine.child])
+	assert.Equal(t, "result downloaded", downloaderLine.line)
+
+	for i, c := range children {
+		if waiters[i] {
+			assert.Equal(t, "result found", c.next(t), "child %d", i)
+		}
+		require.NoError(t, c.cmd.Wait(), "child %d", i)
+	}
+	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
+	v, err := OpenVolume(root)
+	require.NoError(t, err)
+	assertCurrent(t, v, "7.14.3")
+	assertNoPartials(t, v)
+}
+
+// TestInstallRecoversAfterDownloaderIsKilled: a child downloads, the server
+// stalls mid-body until the parent has SIGKILLed it, and the next unit finds
+// the dead holder's marker, cleans up and installs.
+func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
+	t.Parallel()
+	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 1 << 20})
+	require.NoError(t, err)
+	srv := releasetest.NewServer()
+	t.Cleanup(srv.Close)
+	srv.AddRelease("7.14.3", tarball)
+	reached := make(chan struct{})
+	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultStall, After: int64(len(tarball) / 2), Reached: reached})
+	root := t.TempDir()
+	v, err := OpenVolume(root)
+	require.NoError(t, err)
+
+	child := startInstallerChild(t, root, "concourse/0", srv.BaseURL(), "7.14.3")
+	select {
+	case <-reached:
+	case <-time.After(deadlockGuard):
+		t.Fatal("the child never started downloading")
+	}
+	// The child is mid-download: its marker and partial directory exist.
+	p, err := v.ReadProgress()
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	assert.Equal(t, child.cmd.Process.Pid, p.PID)
+	require.NoError(t, child.cmd.Process.Signal(syscall.SIGKILL))
+	err = child.cmd.Wait()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
+
+	rec := &recorder{}
+	res, err := NewInstaller(v, installOpts("concourse/1", srv.BaseURL(), rec)).Install(context.Background(), "7.14.3")
+	require.NoError(t, err)
+	require.NotNil(t, res.Recovered, "the dead downloader's marker was found")
+	assert.Equal(t, "concourse/0", res.Recovered.Unit)
+	assert.True(t, res.Downloaded)
+	found := false
+	for _, line := range rec.logs {
+		if strings.Contains(line, "died") && strings.Contains(line, "starting over") && strings.Contains(line, "concourse/0") {
+			found = true
+		}
+	}
+	assert.True(t, found, "the recovery is logged: %q", rec.logs)
+	assert.Equal(t, 2, srv.Hits(releasetest.ReleasePath("7.14.3")))
+	assertCurrent(t, v, "7.14.3")
+	assertNoPartials(t, v)
+}

@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultVerifyTimeout bounds `concourse --version`.
+const DefaultVerifyTimeout = 30 * time.Second
+
+// ErrBadRelease is the errors.Is target when an unpacked release is not the
+// Concourse it claims to be.
+var ErrBadRelease = errors.New("the unpacked release is not usable")
+
+// BadReleaseError says what is wrong with the unpacked binary.
+type BadReleaseError struct {
+	Binary  string
+	Version string
+	Problem string
+}
+
+func (e *BadReleaseError) Error() string {
+	return fmt.Sprintf("%v: %s: %s (expected Concourse %s); nothing was installed: check the version and the release source",
+		ErrBadRelease, e.Binary, e.Problem, e.Version)
+}
+
+func (e *BadReleaseError) Is(target error) bool { return target == ErrBadRelease }
+
+// VerifyBinary checks that dir/concourse/bin/concourse is an executable file
+// whose `--version` prints version, within timeout.
+func VerifyBinary(ctx context.Context, dir, version string, timeout time.Duration) error {
+	bin := filepath.Join(dir, ReleaseBinary)
+	fi, err := os.Lstat(bin)
+	if err != nil {
+		return &BadReleaseError{Binary: bin, Version: version, Problem: "missing from the archive"}
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("not an executable file (mode %s)", fi.Mode())}
+	}
+	if timeout <= 0 {
+		timeout = DefaultVerifyTimeout
+	}
+	out, err := runVersion(ctx, bin, version, timeout)
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(out); got != version {
+		return &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("--version printed %q", got)}
+	}
+	return nil
+}
+
+// runVersion runs bin --version. A just-written executable can be briefly
+// "busy" while another goroutine's fork still holds its write descriptor
+// (fork before exec's close-on-exec), so ETXTBSY is retried.
+func runVersion(parent context.Context, bin, version string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(parent, timeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, bin, "--version")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.WaitDelay = time.Second
+		err := cmd.Run()
+		if errors.Is(err, syscall.ETXTBSY) && attempt < 20 {
+			if serr := sleepContext(ctx, 10*time.Millisecond); serr == nil {
+				continue
+			}
+		}
+		switch {
+		case err == nil:
+			return stdout.String(), nil
+		case parent.Err() != nil:
+			return "", parent.Err()
+		case ctx.Err() != nil:
+			return "", &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("--version did not finish within %s", timeout)}
+		default:
+			return "", &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("--version failed: %v: %s", err, strings.TrimSpace(stderr.String()))}
+		}
+	}
+}
