@@ -14,8 +14,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/concourse-ci-machine
 
-test:
-	$(GO) vet ./...
+test: lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 bench:
