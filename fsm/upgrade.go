@@ -74,7 +74,7 @@ func UpgradeTable() Table {
 			{
 				Name:      PhaseFailed.String(),
 				Meaning:   "Switching to TARGET failed: `current` points back at PREVIOUS and every worker runs PREVIOUS again. The leader waits for the operator.",
-				Status:    "blocked: Upgrade to TARGET failed: ERROR. Run: juju run APP/leader upgrade-retry  (or upgrade-rollback)",
+				Status:    "blocked: Upgrade to TARGET failed: ERROR. Run: juju run APP/leader upgrade-retry (or upgrade-rollback)",
 				WhenStuck: "It waits for you. Fix what ERROR names (network to the release URL, space on the volume, a corrupt download), then `juju run APP/leader upgrade-retry`; or give up with `juju run APP/leader upgrade-rollback`.",
 			},
 		},

@@ -20,12 +20,33 @@ type InvalidTransitionError struct {
 }
 
 func (e *InvalidTransitionError) Error() string {
-	allowed := "none"
-	if len(e.Allowed) > 0 {
-		allowed = strings.Join(e.Allowed, ", ")
+	var actions []string
+	for _, event := range e.Allowed {
+		if action, ok := operatorAction(event); ok {
+			actions = append(actions, action)
+		}
 	}
-	return fmt.Sprintf("upgrade: %q is not allowed in phase %q (allowed there: %s); nothing was changed, see `juju status` for the next step",
-		e.Event, e.State, allowed)
+	next := "no action applies in this phase: it moves on by itself, see `juju status`"
+	if len(actions) > 0 {
+		next = "what you can run now: juju run APP/leader " + strings.Join(actions, ", or juju run APP/leader ")
+	}
+	return fmt.Sprintf("upgrade: %s is not allowed in phase %s; nothing was changed; %s", e.Event, e.State, next)
+}
+
+// operatorAction names the charm action that fires event; the events it
+// does not know are taken by hooks on their own.
+func operatorAction(event string) (string, bool) {
+	switch event {
+	case UpgradeInitiate:
+		return ActionUpgrade + " version=V", true
+	case UpgradeRetry:
+		return ActionUpgradeRetry, true
+	case UpgradeRollback:
+		return ActionUpgradeRollback, true
+	case UpgradeAbort:
+		return ActionUpgradeAbort, true
+	}
+	return "", false
 }
 
 // SameVersionError says the requested target already is the settled release.

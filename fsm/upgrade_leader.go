@@ -107,8 +107,8 @@ func Initiate(now time.Time, rec Record, req InitiateRequest) (Record, error) {
 }
 
 // LeaderStep moves the record on when the units' acks or the clock say so:
-// PREPARE -> DOWNLOADING when every unit is ready, PREPARE -> IDLE past the
-// deadline, COMPLETE -> IDLE when every unit runs the target. In DOWNLOADING
+// PREPARE -> DOWNLOADING when every unit is ready (even past the deadline),
+// PREPARE -> IDLE past the deadline with units still not ready, COMPLETE -> IDLE when every unit runs the target. In DOWNLOADING
 // it asks for the switch until ConfirmSwitch records its result. units are
 // the units to wait for, the leader included; acks of units not in it and
 // acks of another generation do not count.
@@ -119,11 +119,14 @@ func LeaderStep(now time.Time, rec Record, acks map[string]Ack, units []string) 
 			return rec, nil, ErrNoUnits
 		}
 		waiting := pending(rec, acks, units, readyForDownload)
-		if !now.Before(rec.Deadline) {
-			reason := fmt.Sprintf("PREPARE passed its deadline %s with units not ready: %s", formatTime(rec.Deadline), strings.Join(waiting, ", "))
-			return abort(rec, "the leader", reason)
-		}
+		// Every unit ready wins over a passed deadline: the leader's clock is
+		// only looked at when a hook runs (update-status may come minutes
+		// late), and aborting then would drain the cluster for nothing.
 		if len(waiting) > 0 {
+			if !now.Before(rec.Deadline) {
+				reason := fmt.Sprintf("PREPARE passed its deadline %s with units not ready: %s", formatTime(rec.Deadline), strings.Join(waiting, ", "))
+				return abort(rec, "the leader", reason)
+			}
 			return rec, nil, nil
 		}
 		next, err := advance(rec, UpgradeWorkersReady)

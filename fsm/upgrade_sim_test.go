@@ -480,7 +480,7 @@ func TestSimulationDownloadFailure(t *testing.T) {
 				c.requireAllOn(oldVersion)
 				status := StatusOf("concourse", rec, c.acks(), c.names())
 				assert.Equal(t, "blocked", status.Level)
-				assert.Contains(t, status.Message, "Run: juju run concourse/leader upgrade-retry  (or upgrade-rollback)")
+				assert.Contains(t, status.Message, "Run: juju run concourse/leader upgrade-retry (or upgrade-rollback)")
 
 				require.NoError(t, tc.recover(c))
 				c.settle(rng)

@@ -371,7 +371,7 @@ func TestLeaderStep(t *testing.T) {
 		{"acks of departed units do not matter", prepare, extra, t0, PhaseDownloading, []Effect{{Kind: SwitchRelease, Version: newVersion}}, ""},
 		{"all ready: switch", prepare, readyAcks(3, units...), t0.Add(time.Minute), PhaseDownloading, []Effect{{Kind: SwitchRelease, Version: newVersion}}, ""},
 		{"deadline aborts", prepare, partly, prepare.Deadline, PhaseIdle, []Effect{{Kind: SwitchRelease, Version: oldVersion}}, "c/2 (drain timed out)"},
-		{"deadline wins over late readiness", prepare, readyAcks(3, units...), prepare.Deadline.Add(time.Second), PhaseIdle, []Effect{{Kind: SwitchRelease, Version: oldVersion}}, "PREPARE passed its deadline"},
+		{"every unit ready wins over a passed deadline", prepare, readyAcks(3, units...), prepare.Deadline.Add(time.Second), PhaseDownloading, []Effect{{Kind: SwitchRelease, Version: newVersion}}, ""},
 		{"downloading keeps asking for the switch", recordIn(PhaseDownloading), nil, t0, PhaseDownloading, []Effect{{Kind: SwitchRelease, Version: newVersion}}, ""},
 		{"complete waits for every unit", complete, runningAcks(3, newVersion, "c/0", "c/2"), t0, PhaseComplete, nil, ""},
 		{"complete ignores units on the old release", complete, runningAcks(3, oldVersion, units...), t0, PhaseComplete, nil, ""},
@@ -537,7 +537,7 @@ func TestStatusOfTellsTheNextCommand(t *testing.T) {
 		{"prepare", recordIn(PhasePrepare), map[string]Ack{"c/0": {Generation: 3, ReadyForDownload: true}, "c/1": {Generation: 3, Error: "drain timed out"}}, "maintenance",
 			"Upgrade to 7.14.3: waiting for workers to drain and stop (waiting for c/1 (drain timed out)); aborts at 2025-03-01T10:10:00Z. To stop now: juju run concourse/leader upgrade-abort"},
 		{"complete", recordIn(PhaseComplete), runningAcks(3, newVersion, units...), "maintenance", "Upgrade to 7.14.3: starting workers on the new release (no unit left to wait for)"},
-		{"failed", recordIn(PhaseFailed), nil, "blocked", "Upgrade to 7.14.3 failed: switch-release 7.14.3: sha1 mismatch. Run: juju run concourse/leader upgrade-retry  (or upgrade-rollback)"},
+		{"failed", recordIn(PhaseFailed), nil, "blocked", "Upgrade to 7.14.3 failed: switch-release 7.14.3: sha1 mismatch. Run: juju run concourse/leader upgrade-retry (or upgrade-rollback)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	flags.IntVar(&cfg.Units, "units", cfg.Units, "how many units share the volume")
 	flags.StringVar(&cfg.Version, "version", cfg.Version, "the release every unit installs first")
 	flags.StringVar(&cfg.UpgradeTo, "upgrade-to", cfg.UpgradeTo, "the release the cluster then upgrades to")
+	publishUpgrade := flags.Bool("publish-upgrade", true, "serve the --upgrade-to release (false shows an upgrade to a missing release being refused)")
 	volumeDir := flags.String("volume", "", "the shared volume's directory (default: a new temporary directory, removed afterwards)")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,7 +74,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	server := releasetest.NewServer()
 	defer server.Close()
-	for _, v := range []string{cfg.Version, cfg.UpgradeTo} {
+	published := []string{cfg.Version}
+	if *publishUpgrade {
+		published = append(published, cfg.UpgradeTo)
+	}
+	for _, v := range published {
 		tarball, err := releasetest.Build(releasetest.Spec{Version: v, Padding: cfg.ReleasePaddingBytes})
 		if err != nil {
 			return fmt.Errorf("build demo release %s: %w", v, err)
@@ -101,7 +106,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	fmt.Fprintf(stdout, "\n== 3. The leader runs: juju run %s/leader upgrade version=%s\n", cfg.App, cfg.UpgradeTo)
-	cluster := newDemoCluster(cfg, vol, server.BaseURL(), stdout)
+	cluster, err := newDemoCluster(cfg, vol, server.BaseURL(), stdout)
+	if err != nil {
+		return err
+	}
 	if err := cluster.upgrade(ctx, cfg.UpgradeTo); err != nil {
 		return err
 	}

@@ -28,35 +28,42 @@ type demoCluster struct {
 
 // demoUnit implements fsm.Effects for one unit.
 type demoUnit struct {
-	name      string
-	installer *storage.Installer
-	vol       *storage.Volume
-	worker    string // the release its worker runs; "" while stopped
-	out       io.Writer
+	name string
+	// stager puts a release under releases/ without touching `current`;
+	// switcher makes it current, fetching it first if it is not there.
+	stager, switcher *storage.Installer
+	vol              *storage.Volume
+	worker           string // the release its worker runs; "" while stopped
+	out              io.Writer
 }
 
-func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, out io.Writer) *demoCluster {
-	installed, _ := vol.CurrentVersion()
+func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, out io.Writer) (*demoCluster, error) {
+	installed, err := vol.CurrentVersion()
+	if err != nil {
+		return nil, err
+	}
 	c := &demoCluster{app: cfg.App, leader: cfg.App + "/0", appBag: map[string]string{}, bags: map[string]map[string]string{}, out: out}
 	for i := 0; i < cfg.Units; i++ {
 		name := fmt.Sprintf("%s/%d", cfg.App, i)
-		in := storage.NewInstaller(vol, storage.InstallOptions{
-			Unit:     name,
-			BaseURL:  baseURL,
-			Activate: false,
+		opts := storage.InstallOptions{
+			Unit:    name,
+			BaseURL: baseURL,
 			OnStep: func(s fsm.InstallStep) {
 				fmt.Fprintf(out, "%s    install: %s\n", name, s)
 			},
-		})
-		c.units = append(c.units, &demoUnit{name: name, installer: in, vol: vol, worker: installed, out: out})
+		}
+		stager := storage.NewInstaller(vol, opts)
+		opts.Activate = true
+		switcher := storage.NewInstaller(vol, opts)
+		c.units = append(c.units, &demoUnit{name: name, stager: stager, switcher: switcher, vol: vol, worker: installed, out: out})
 		c.bags[name] = map[string]string{}
 	}
-	return c
+	return c, nil
 }
 
 func (u *demoUnit) StageRelease(ctx context.Context, v string) error {
 	fmt.Fprintf(u.out, "%s  stage release %s under releases/ (current untouched, workers keep running)\n", u.name, v)
-	_, err := u.installer.Install(ctx, v)
+	_, err := u.stager.Install(ctx, v)
 	return err
 }
 
@@ -68,7 +75,8 @@ func (u *demoUnit) StopWorker(context.Context) error {
 
 func (u *demoUnit) SwitchRelease(ctx context.Context, v string) error {
 	fmt.Fprintf(u.out, "%s  switch current -> releases/%s and verify concourse --version\n", u.name, v)
-	return u.installer.Activate(ctx, v)
+	_, err := u.switcher.Install(ctx, v)
+	return err
 }
 
 func (u *demoUnit) StartWorker(_ context.Context, v string) error {
@@ -127,18 +135,22 @@ func (c *demoCluster) upgrade(ctx context.Context, target string) error {
 	if err != nil {
 		return err
 	}
-	stageErr := fsm.Execute(ctx, leader, stage)
-	if stageErr != nil {
-		fmt.Fprintf(c.out, "%s  staging failed (%v); the release will be fetched after the workers stop\n", leader.name, stageErr)
+	// A release that cannot be fetched and verified now fails the action
+	// before anything is recorded: draining every worker for a version that
+	// does not exist would only cost the teams their builds.
+	if err := fsm.Execute(ctx, leader, stage); err != nil {
+		return fmt.Errorf("nothing was changed, the workers keep running %s: %w", installed, err)
 	}
-	rec, err = fsm.Initiate(time.Now(), rec, fsm.InitiateRequest{Target: target, Installed: installed, By: leader.name, Staged: stageErr == nil})
+	rec, err = fsm.Initiate(time.Now(), rec, fsm.InitiateRequest{Target: target, Installed: installed, By: leader.name, Staged: true})
 	if err != nil {
 		return err
 	}
 	if err := c.commit(leader.name, nil, &rec); err != nil {
 		return err
 	}
-	c.status()
+	if err := c.status(rec); err != nil {
+		return err
+	}
 	for round := 1; round <= 10; round++ {
 		for _, u := range c.units {
 			if err := c.hook(ctx, u); err != nil {
@@ -190,6 +202,8 @@ func (c *demoCluster) hook(ctx context.Context, u *demoUnit) error {
 	if u.name != c.leader {
 		return c.commit(u.name, &ack, nil)
 	}
+	// The leader re-checks its own writes (Juju sends it no relation-changed
+	// for them) and commits them all when the hook ends, as Juju does.
 	for i := 0; i < 10; i++ {
 		acks, err := c.acks()
 		if err != nil {
@@ -220,10 +234,9 @@ func (c *demoCluster) hook(ctx context.Context, u *demoUnit) error {
 			fmt.Fprintf(c.out, "%s  upgrade record: %s -> %s (generation %d)\n", u.name, rec.Phase, next.Phase, next.Generation)
 		}
 		rec = next
-		if err := c.commit(u.name, &ack, &rec); err != nil {
+		if err := c.status(rec); err != nil {
 			return err
 		}
-		c.status()
 		if err := unitStep(); err != nil {
 			return err
 		}
@@ -253,15 +266,13 @@ func (c *demoCluster) commit(unit string, ack *fsm.Ack, rec *fsm.Record) error {
 	return nil
 }
 
-func (c *demoCluster) status() {
-	rec, err := c.record()
-	if err != nil {
-		return
-	}
+// status prints what `juju status` would show for rec.
+func (c *demoCluster) status(rec fsm.Record) error {
 	acks, err := c.acks()
 	if err != nil {
-		return
+		return err
 	}
 	st := fsm.StatusOf(c.app, rec, acks, c.names())
 	fmt.Fprintf(c.out, "   juju status: %s %q\n", st.Level, st.Message)
+	return nil
 }

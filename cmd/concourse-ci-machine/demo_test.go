@@ -22,9 +22,7 @@ import (
 // download per release for the whole cluster, every unit on the new
 // release, a worker directory per unit and one volume token.
 func TestDemoEndToEnd(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "concourse-ci-machine")
-	build := execCommand(t, "go", "build", "-o", bin, ".")
-	require.NoError(t, build.Run(), "build the binary")
+	bin := buildBinary(t)
 
 	volume := t.TempDir()
 	var stdout, stderr bytes.Buffer
@@ -35,7 +33,10 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	assert.Contains(t, out, "the release server saw 1 download(s) of concourse-7.14.3-linux-amd64.tgz for 3 units")
 	assert.Contains(t, out, "the release server saw 1 download(s) of concourse-7.14.4-linux-amd64.tgz")
-	assert.Equal(t, 2, strings.Count(out, "(found-installed)"), "the two other units must reuse the first one's download")
+	installRace, _, found := strings.Cut(out, "== 2.")
+	require.True(t, found, "the demo output has no step 2:\n%s", out)
+	assert.Equal(t, 2, strings.Count(installRace, "(found-installed)"), "the two other units must reuse the first one's download")
+	assert.Equal(t, 1, strings.Count(installRace, "(lock-acquired)\n"), "one unit downloads")
 	assert.Contains(t, out, "upgrade record: complete -> idle")
 
 	report, err := storage.InspectPath(volume)
@@ -53,6 +54,22 @@ func TestDemoEndToEnd(t *testing.T) {
 	id, err := os.ReadFile(filepath.Join(volume, storage.VolumeIDFile))
 	require.NoError(t, err)
 	assert.Equal(t, 3, strings.Count(out, "volume token "+strings.TrimSpace(string(id))), "every unit must read the same volume token")
+}
+
+// TestDemoUpgradeToAMissingReleaseChangesNothing: a version the release
+// server does not have fails the upgrade action before any worker drains.
+func TestDemoUpgradeToAMissingReleaseChangesNothing(t *testing.T) {
+	bin := buildBinary(t)
+	volume := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	cmd := execCommand(t, bin, "demo", "--units", "2", "--volume", volume, "--upgrade-to", "7.14.30", "--publish-upgrade=false")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.Error(t, cmd.Run())
+	assert.Contains(t, stderr.String(), "nothing was changed, the workers keep running 7.14.3")
+	assert.NotContains(t, stdout.String(), "land worker", "no worker may drain for a release that cannot be had")
+	current, err := os.Readlink(filepath.Join(volume, storage.CurrentLink))
+	require.NoError(t, err)
+	assert.Equal(t, "7.14.3", filepath.Base(current))
 }
 
 func TestDemoRejectsBadFlags(t *testing.T) {
@@ -77,4 +94,15 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// buildBinary builds the command: the demo starts its units as processes of
+// its own executable, which under `go test` would be the test binary.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "concourse-ci-machine")
+	build := execCommand(t, "go", "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build the binary: %s", out)
+	return bin
 }
