@@ -78,8 +78,9 @@ type Ack struct {
 	Error string
 }
 
-// versionPattern is a Concourse release version: 7.14.3, 7.14.3-rc.1, ...
-var versionPattern = regexp.MustCompile(`^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$`)
+// versionPattern is a Concourse release version, shaped like semver:
+// 7.14.3, 7.14.3-rc.1, 7.14.3-rc.1+build.5 (no empty dot-separated parts).
+var versionPattern = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
 
 // InvalidVersionError says a string is not a Concourse release version.
 type InvalidVersionError struct {

@@ -3,6 +3,7 @@ package storage
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -131,5 +132,25 @@ func putFile(t testing.TB, path, content string) {
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
 }
 
-// syscallENOSPC is ENOSPC for errors.Is in tests.
-var syscallENOSPC = syscall.ENOSPC
+// fillDisk creates path (and its directory) and writes to it until the
+// filesystem answers ENOSPC, then byte by byte, as small writes may still fit
+// in the last page.
+func fillDisk(t testing.TB, path string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	chunk := make([]byte, 64<<10)
+	for err == nil {
+		_, err = f.Write(chunk)
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		err = nil
+		for err == nil {
+			_, err = f.Write([]byte{0})
+		}
+	}
+	closeErr := f.Close()
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	require.NoError(t, closeErr)
+}

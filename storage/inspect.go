@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -105,15 +106,13 @@ func inspect(root string, cfg config) (Report, error) {
 	in.releases()
 	in.current()
 	in.lockAndProgress()
+	in.space()
 	in.workers()
 	in.volumeID()
 	return in.r, nil
 }
 
 func (in *inspection) filesystem() {
-	if in.r.FS.FreeBytes < MinFreeBytes {
-		in.problem("only %d bytes free on %s: free space or grow the filesystem before the next install (a release needs several hundred MiB)", in.r.FS.FreeBytes, in.root)
-	}
 	if in.r.FS.Type == "tmpfs" || in.r.FS.Type == "ramfs" {
 		in.problem("%s is on %s: its contents vanish at reboot and no other machine sees it; mount a persistent shared filesystem there", in.root, in.r.FS.Type)
 	}
@@ -255,6 +254,35 @@ func (in *inspection) lockAndProgress() {
 			in.problem("%s is left from an interrupted unpack: the next unit to take the lock removes it", in.path(ReleasesDir, rel.Name))
 		}
 	}
+}
+
+// space warns when the next release will not fit. Partial release
+// directories are often what fills the disk (an unpack that died on it), so
+// it names them and says when deleting them by hand is safe.
+func (in *inspection) space() {
+	if in.r.FS.FreeBytes >= MinFreeBytes {
+		return
+	}
+	msg := fmt.Sprintf("only %d bytes free on %s: free space or grow the filesystem before the next install (a release needs several hundred MiB)", in.r.FS.FreeBytes, in.root)
+	var names []string
+	var size int64
+	for _, rel := range in.r.Releases {
+		if rel.Partial {
+			names = append(names, rel.Name)
+			size += rel.SizeBytes
+		}
+	}
+	if len(names) > 0 {
+		pattern := in.path(ReleasesDir, "*"+PartialInfix+"*")
+		if in.r.Lock.State == LockFree {
+			msg += fmt.Sprintf("; the interrupted unpacks %s (%d bytes) hold space and can be deleted safely when the lock is free, as it was just now (rm -rf %s; run inspect again first if a unit may have started installing); the next unit to take the lock removes them too",
+				strings.Join(names, ", "), size, pattern)
+		} else {
+			msg += fmt.Sprintf("; %s (%s, %d bytes) may belong to the install in progress: they can be deleted safely only when the lock is free (run inspect again until it is; the next unit to take the lock removes them anyway)",
+				pattern, strings.Join(names, ", "), size)
+		}
+	}
+	in.problem("%s", msg)
 }
 
 func seconds(d time.Duration) int64 { return int64(roundDuration(d) / time.Second) }

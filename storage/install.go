@@ -65,6 +65,9 @@ func (in *Installer) install(ctx context.Context, m *fsm.InstallMachine, version
 		return err
 	}
 	defer func() { err = errors.Join(err, lock.Release()) }()
+	if herr := lock.HolderRecordError(); herr != nil {
+		in.opts.Logf("holding the lock on %s without naming this unit in %s: %v", in.v.Root(), LockHolderFile, herr)
+	}
 	if rec := lock.Recovered(); rec != nil {
 		res.Recovered = rec
 		in.opts.Logf("the install of %s by %s (pid %d, started %s) died; removed %v; starting over",

@@ -13,7 +13,8 @@ import (
 )
 
 // Holder says who holds the volume lock. The holder writes it to
-// .lock.holder right after flock succeeds.
+// .lock.holder once it has taken the flock and cleaned up after a dead
+// holder; the record is advisory and may be missing (a full disk).
 type Holder struct {
 	Unit  string    `json:"unit"`
 	PID   int       `json:"pid"`
@@ -40,6 +41,7 @@ type Lock struct {
 	holder    Holder
 	recovered *Progress
 	removed   []string
+	holderErr error // set once by afterAcquire
 
 	mu   sync.Mutex
 	file *os.File // nil once released
@@ -48,8 +50,8 @@ type Lock struct {
 // TryLock takes the volume lock without waiting. When another process (or
 // another TryLock in this one: each call opens its own file) holds it, it
 // returns a *LockedError naming the holder. Right after taking the lock it
-// records who holds it and cleans up after a holder that died (see
-// Recovered).
+// cleans up after a holder that died (see Recovered) and then records who
+// holds it (best effort: see HolderRecordError).
 func (v *Volume) TryLock(who Holder) (*Lock, error) {
 	who, err := v.completeHolder(who)
 	if err != nil {
@@ -117,26 +119,53 @@ func (v *Volume) completeHolder(who Holder) (Holder, error) {
 	return who, nil
 }
 
-// afterAcquire publishes the holder record and cleans up after a dead holder.
+// afterAcquire cleans up after a dead holder, then publishes the holder
+// record. Recovery comes first because it only removes things: a dead
+// holder's partial release may have filled the disk, and then nothing could
+// be written until it is gone. The record is advisory (it only names the
+// holder in messages), so failing to write it keeps the lock: the error is
+// kept for HolderRecordError.
 func (l *Lock) afterAcquire() error {
-	data, err := encodeMarker(l.holder)
-	if err != nil {
+	// A record left by a holder that died names someone who no longer holds
+	// the lock: drop it before the (possibly long) recovery.
+	if err := removeIfExists(l.v.Path(LockHolderFile)); err != nil {
+		l.holderErr = fmt.Errorf("remove the stale lock holder record: %w", err)
+	}
+	if err := l.recoverStale(); err != nil {
 		return err
 	}
-	// The holder record is advisory (it only names the holder in messages)
-	// and the lock dies with the machine anyway: no fsync on the lock path,
-	// and a named temporary file, which is cheaper than O_TMPFILE on ext4
-	// (a stray one is cleaned up by the next holder).
+	if err := l.writeHolder(); err != nil {
+		l.holderErr = errors.Join(l.holderErr, err)
+	}
+	return nil
+}
+
+// writeHolder writes the holder record. On failure no record is left, so an
+// old one never names a former holder.
+func (l *Lock) writeHolder() error {
+	data, err := encodeMarker(l.holder)
+	if err != nil {
+		return fmt.Errorf("record the lock holder: %w", err)
+	}
+	// The lock dies with the machine anyway: no fsync on the lock path, and a
+	// named temporary file, which is cheaper than O_TMPFILE on ext4 (a stray
+	// one is cleaned up by the next holder).
 	w := l.v.cfg.atomic
 	w.noSync = true
 	w.plainTemp = true
 	if err := w.write(l.v.Path(LockHolderFile), data, 0o644); err != nil {
-		return fmt.Errorf("record the lock holder: %w", err)
+		_ = removeIfExists(l.v.Path(LockHolderFile))
+		return fmt.Errorf("record the lock holder (the lock is held all the same; others see an unnamed holder): %w", err)
 	}
-	return l.recoverStale()
+	return nil
 }
 
-// Holder is the record this Lock wrote.
+// HolderRecordError is why this acquisition could not publish its holder
+// record (for example ENOSPC on a full volume), for the caller to log; nil
+// when the record was written. The lock is held either way.
+func (l *Lock) HolderRecordError() error { return l.holderErr }
+
+// Holder is the record this Lock wrote (or tried to write).
 func (l *Lock) Holder() Holder { return l.holder }
 
 // Recovered is the progress marker a previous holder left behind, which this
@@ -179,9 +208,10 @@ func (l *Lock) held(fn func() error) error {
 }
 
 // Holder says who holds the lock now, per .lock.holder: nil, nil when the
-// lock is free or its holder has not written the record yet. It probes the
-// lock without waiting, so a concurrent TryLock may see a moment's
-// contention.
+// lock is free or its holder has not written the record (yet: it does so
+// after recovering from a dead holder, and may fail to on a full disk). It
+// probes the lock without waiting, so a concurrent TryLock may see a
+// moment's contention.
 func (v *Volume) Holder() (*Holder, error) {
 	held, err := probeLock(v.Path(LockFile))
 	if err != nil || !held {

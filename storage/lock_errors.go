@@ -34,7 +34,7 @@ func (e *LockedError) Error() string {
 	case e.Holder != nil:
 		fmt.Fprintf(&b, " by %s", e.Holder)
 	default:
-		b.WriteString(" by a holder that has not identified itself yet")
+		fmt.Fprintf(&b, " by a holder that has not identified itself yet (no %s: it is still cleaning up after a previous holder, or could not write it, e.g. on a full disk)", LockHolderFile)
 	}
 	if e.Progress == nil {
 		return b.String()

@@ -25,7 +25,7 @@ func TestLockedErrorMessages(t *testing.T) {
 		{"unnamed holder", LockedError{Root: "/v", Holder: &Holder{PID: 1, Host: "h", Since: at}, At: at},
 			"shared volume /v is locked by an unnamed process (pid 1 on host h) for 0s"},
 		{"unknown holder", LockedError{Root: "/v", At: at},
-			"shared volume /v is locked by a holder that has not identified itself yet"},
+			"shared volume /v is locked by a holder that has not identified itself yet (no .lock.holder: it is still cleaning up after a previous holder, or could not write it, e.g. on a full disk)"},
 		{"installing", LockedError{Root: "/v", Holder: holder, Progress: progress, At: testEpoch.Add(time.Minute)},
 			"shared volume /v is locked by concourse/1 (pid 12 on host node-a) for 1m0s; concourse/1 has been installing 7.12.0 for 1m0s"},
 		{"stuck", LockedError{Root: "/v", Holder: holder, Progress: progress, Stuck: true, At: at},

@@ -2,8 +2,11 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,18 +128,29 @@ func TestHolderRecordCorrupt(t *testing.T) {
 }
 
 // Goroutines contend for real: never two inside at once, and every attempt
-// gets its turn.
+// gets its turn. Inside the lock each one increments a counter kept in a file
+// on the volume with a read, a yield and a write: without exclusion updates
+// get lost (the file, not a Go variable, so that the race detector does not
+// need to understand flock).
 func TestLockExcludesGoroutines(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t, WithLockPoll(50*time.Microsecond, time.Millisecond))
-	const workers, rounds = 6, 25
-	var inside, maxInside, total atomic.Int64
+	counter := v.Path("counter")
+	require.NoError(t, os.WriteFile(counter, make([]byte, 8), 0o644))
+	const workers, rounds = 8, 40
+	var inside, maxInside atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			f, err := os.OpenFile(counter, os.O_RDWR, 0)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer f.Close()
 			for range rounds {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
 				l, err := v.Lock(ctx, Holder{Unit: fmt.Sprintf("g/%d", w)})
@@ -148,9 +162,9 @@ func TestLockExcludesGoroutines(t *testing.T) {
 				n := inside.Add(1)
 				for m := maxInside.Load(); n > m && !maxInside.CompareAndSwap(m, n); m = maxInside.Load() {
 				}
-				total.Add(1)
+				err = incrementSlowly(f)
 				inside.Add(-1)
-				if err := l.Release(); err != nil {
+				if err := errors.Join(err, l.Release()); err != nil {
 					errs <- err
 					return
 				}
@@ -162,8 +176,24 @@ func TestLockExcludesGoroutines(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	assert.Equal(t, int64(1), maxInside.Load())
-	assert.Equal(t, int64(workers*rounds), total.Load())
+	assert.Equal(t, int64(1), maxInside.Load(), "two goroutines held the lock at once")
+	data, err := os.ReadFile(counter)
+	require.NoError(t, err)
+	assert.Equal(t, workers*rounds, int(binary.LittleEndian.Uint64(data)), "updates were lost")
+}
+
+// incrementSlowly adds one to the counter in f, yielding between the read
+// and the write so that an unprotected concurrent increment is lost.
+func incrementSlowly(f *os.File) error {
+	buf := make([]byte, 8)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return err
+	}
+	n := binary.LittleEndian.Uint64(buf)
+	runtime.Gosched()
+	binary.LittleEndian.PutUint64(buf, n+1)
+	_, err := f.WriteAt(buf, 0)
+	return err
 }
 
 // When the context ends first, the error wraps both the context's error and

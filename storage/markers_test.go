@@ -148,7 +148,7 @@ func TestProgressMarker(t *testing.T) {
 	assert.True(t, explicit.Started.Equal(p.Started))
 
 	require.ErrorIs(t, l.WriteProgress(Progress{Version: "../x"}), ErrInvalidValue)
-	require.ErrorIs(t, l.WriteProgress(Progress{Version: "1.0", Unit: "Bad/x"}), ErrInvalidUnitName)
+	require.ErrorIs(t, l.WriteProgress(Progress{Version: "1.0.0", Unit: "Bad/x"}), ErrInvalidUnitName)
 
 	require.NoError(t, l.ClearProgress())
 	require.NoError(t, l.ClearProgress())

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 )
 
 // Bounds on names that become path elements.
@@ -72,32 +74,48 @@ func checkAppName(app string) string {
 	return ""
 }
 
-// ValidateVersion accepts a release version usable as a directory name under
-// releases/: letters, digits, '.', '_', '+', '-', starting with a letter or
-// digit, without "..", and not containing the names the volume reserves for
-// partial and temporary entries.
+// ValidateVersion accepts what fsm.ValidateVersion accepts (a Concourse
+// release version such as 7.14.3 or 7.14.3-rc.1: the one rule the upgrade
+// record and the volume share) and then refuses what cannot safely be a
+// directory name under releases/: longer than maxVersionLen, "..", and the
+// infixes the volume reserves for partial and temporary entries. Refusals
+// are *ValueError (ErrInvalidValue); those of fsm's rule wrap its
+// *fsm.InvalidVersionError.
 func ValidateVersion(version string) error {
-	bad := func(reason string) error {
-		return &ValueError{Field: fieldVersion, Value: version, Reason: reason + `; expected a Concourse version such as "7.11.2"`}
+	bad := func(reason string, err error) error {
+		return &ValueError{Field: fieldVersion, Value: version, Err: err,
+			Reason: reason + `; expected a Concourse version such as "7.11.2"`}
+	}
+	if err := fsm.ValidateVersion(version); err != nil {
+		return bad(whyNotVersion(version), err)
 	}
 	switch {
-	case version == "":
-		return bad("it is empty")
 	case len(version) > maxVersionLen:
-		return bad(fmt.Sprintf("it is longer than %d characters", maxVersionLen))
-	case !isAlnum(rune(version[0])):
-		return bad("it must start with a letter or digit")
+		return bad(fmt.Sprintf("it is longer than %d characters", maxVersionLen), nil)
 	case strings.Contains(version, ".."):
-		return bad(`it contains ".."`)
+		return bad(`it contains ".."`, nil)
 	case strings.Contains(version, PartialInfix), strings.Contains(version, TempInfix):
-		return bad("it contains a name the volume reserves for unfinished entries")
-	}
-	for _, r := range version {
-		if !isAlnum(r) && !strings.ContainsRune("._+-", r) {
-			return bad(fmt.Sprintf("it contains %q", r))
-		}
+		return bad("it contains a name the volume reserves for unfinished entries", nil)
 	}
 	return nil
+}
+
+// whyNotVersion explains, for the message only, why fsm refused version;
+// whether a version is accepted is fsm's rule alone.
+func whyNotVersion(version string) string {
+	if version == "" {
+		return "it is empty"
+	}
+	if i := strings.IndexFunc(version, func(r rune) bool {
+		return !isAlnum(r) && !strings.ContainsRune(".+-", r)
+	}); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(version[i:])
+		return fmt.Sprintf("it contains %q", r)
+	}
+	if (version[0] == 'v' || version[0] == 'V') && fsm.ValidateVersion(version[1:]) == nil {
+		return `it starts with "v": give the version without it, as on github.com/concourse/concourse/releases`
+	}
+	return "it is not MAJOR.MINOR.PATCH with an optional -prerelease or +build suffix"
 }
 
 func isAlnum(r rune) bool {

@@ -1,8 +1,11 @@
 package storage
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -60,32 +63,70 @@ func TestValidateUnitName(t *testing.T) {
 	}
 }
 
+// Storage accepts exactly what fsm accepts, minus what cannot be a
+// directory under releases/. Refusals by fsm's rule wrap its error.
 func TestValidateVersion(t *testing.T) {
 	t.Parallel()
-	valid := []string{"7.11.2", "v7.11.2", "7.12.0-rc.1", "8.0.0+build.5", "1_2"}
+	valid := []string{"7.11.2", "7.12.0-rc.1", "8.0.0+build.5", "7.14.3-rc-1", "10.0.0-A.b-C"}
 	for _, v := range valid {
+		require.NoError(t, fsm.ValidateVersion(v), "fsm accepts %q", v)
 		assert.NoError(t, ValidateVersion(v), v)
 	}
-	invalid := map[string]string{
-		"":                         "empty",
-		"..":                       "start with a letter or digit",
-		"1..2":                     `".."`,
-		".hidden":                  "start with a letter or digit",
-		"-rf":                      "start with a letter or digit",
-		"7.11.2/../../etc":         `".."`,
-		"7/11":                     `contains '/'`,
-		"7 11":                     `contains ' '`,
-		"7.11\x00":                 `contains '\x00'`,
-		"7.0" + PartialInfix + "x": "reserves",
-		"7.0" + TempInfix + "x":    "reserves",
-		strings.Repeat("1", 65):    "longer than 64",
+	tests := []struct {
+		version string
+		reason  string
+		byFSM   bool // refused by fsm's rule (wrapped), not only by storage
+	}{
+		{"", "it is empty", true},
+		{"v7.11.2", `it starts with "v": give the version without it`, true},
+		{"V7.11.2", `it starts with "v"`, true},
+		{"latest", "it is not MAJOR.MINOR.PATCH", true},
+		{"7.14", "it is not MAJOR.MINOR.PATCH", true},
+		{"7.14.3_1", `it contains '_'`, true},
+		{"1_2", `it contains '_'`, true},
+		{"..", "it is not MAJOR.MINOR.PATCH", true},
+		{".hidden", "it is not MAJOR.MINOR.PATCH", true},
+		{"-rf", "it is not MAJOR.MINOR.PATCH", true},
+		{"7.11.2/../../etc", `it contains '/'`, true},
+		{"7/11", `it contains '/'`, true},
+		{"7 11", `it contains ' '`, true},
+		{"7.11.2\x00", `it contains '\x00'`, true},
+		{"7.11.2\n", `it contains '\n'`, true},
+		{"7.11.2-ö", `it contains 'ö'`, true},
+		{strings.Repeat("1", 65), "it is not MAJOR.MINOR.PATCH", true},
+		{"7.14.3-rc..1", "it is not MAJOR.MINOR.PATCH", true},
+		{"7.14.3-x..", "it is not MAJOR.MINOR.PATCH", true},
+		// fsm accepts these; the volume cannot use them as directory names.
+		{"7.14.3-x" + PartialInfix + "y", "reserves", false},
+		{"7.14.3-x" + TempInfix + "y", "reserves", false},
+		{"7.14.3-" + strings.Repeat("a", 58), "longer than 64", false},
 	}
-	for v, reason := range invalid {
-		err := ValidateVersion(v)
-		require.ErrorIs(t, err, ErrInvalidValue, "%q", v)
+	for _, tc := range tests {
+		err := ValidateVersion(tc.version)
+		require.ErrorIs(t, err, ErrInvalidValue, "%q", tc.version)
 		assert.NotErrorIs(t, err, ErrInvalidUnitName)
-		assert.Contains(t, err.Error(), reason, "%q", v)
+		var ve *ValueError
+		require.ErrorAs(t, err, &ve, "%q", tc.version)
+		assert.Equal(t, tc.version, ve.Value)
+		assert.Contains(t, err.Error(), tc.reason, "%q", tc.version)
+		assert.Contains(t, err.Error(), `such as "7.11.2"`, "the message shows a good version")
+		assert.NotContains(t, err.Error(), "\x00", "the version is quoted, not printed raw")
+		var fsmErr *fsm.InvalidVersionError
+		if tc.byFSM {
+			require.ErrorAs(t, err, &fsmErr, "%q: fsm's error is wrapped", tc.version)
+			assert.Equal(t, tc.version, fsmErr.Version)
+		} else {
+			require.NoError(t, fsm.ValidateVersion(tc.version), "%q: fsm accepts it", tc.version)
+			assert.False(t, errors.As(err, &fsmErr), "%q: a storage-only refusal", tc.version)
+		}
 	}
+	// The exact message operators see for the common mistakes.
+	assert.EqualError(t, ValidateVersion("v7.14.3"),
+		`invalid version "v7.14.3": it starts with "v": give the version without it, as on github.com/concourse/concourse/releases; expected a Concourse version such as "7.11.2"`)
+	assert.EqualError(t, ValidateVersion("latest"),
+		`invalid version "latest": it is not MAJOR.MINOR.PATCH with an optional -prerelease or +build suffix; expected a Concourse version such as "7.11.2"`)
+	assert.Empty(t, (&Volume{root: "/v"}).ReleaseDir("v7.14.3"), "no path for a refused version")
+	assert.Equal(t, "/v/releases/7.14.3", (&Volume{root: "/v"}).ReleaseDir("7.14.3"))
 }
 
 func TestValidateChecksum(t *testing.T) {

@@ -18,11 +18,17 @@ type ValueError struct {
 	Field  string // "unit name", "version", "checksum"
 	Value  string
 	Reason string
+	// Err is the error of a shared rule the value broke, if any: for a
+	// version, fsm's *InvalidVersionError.
+	Err error
 }
 
 func (e *ValueError) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.Field, e.Value, e.Reason)
 }
+
+// Unwrap exposes the shared rule's error, if any.
+func (e *ValueError) Unwrap() error { return e.Err }
 
 // Is matches ErrInvalidValue, and ErrInvalidUnitName for unit names.
 func (e *ValueError) Is(target error) bool {

@@ -15,25 +15,55 @@ import (
 type Volume struct {
 	root string
 	cfg  config
+	// full is the *VolumeError (ErrVolumeFull) of a write probe that found
+	// no space on a volume whose layout already existed; nil otherwise.
+	full error
 }
 
 // OpenVolume checks that root exists, is a directory and is writable (by
 // writing and removing a probe file: root passes access(2) everywhere), then
 // creates the layout with its modes. When root is missing or not writable it
 // returns a *VolumeError and writes nothing.
+//
+// A volume whose probe fails for lack of space (ENOSPC, EDQUOT) but whose
+// layout already exists is opened all the same, with Full reporting it: the
+// space may be held by a dead holder's partial release, which the next Lock
+// removes (it writes nothing before that). A full volume without its layout
+// is refused with ErrVolumeFull and left as it is.
 func OpenVolume(root string, opts ...Option) (*Volume, error) {
 	abs, err := checkRoot(root)
 	if err != nil {
 		return nil, err
 	}
-	if err := probeWritable(abs); err != nil {
-		return nil, err
-	}
 	v := &Volume{root: abs, cfg: newConfig(opts)}
+	if err := probeWritable(abs); err != nil {
+		if !errors.Is(err, ErrVolumeFull) || !v.layoutExists() {
+			return nil, err
+		}
+		v.full = err
+	}
 	if err := v.createLayout(); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// Full reports the write probe of OpenVolume finding no space left: a
+// *VolumeError matching ErrVolumeFull, with advice, or nil. It is what
+// OpenVolume saw, not a live value: take the lock (which removes a dead
+// holder's partial data and so may free the space) and check FSInfo, or
+// open the volume again.
+func (v *Volume) Full() error { return v.full }
+
+// layoutExists reports whether every layout directory is already there as a
+// real directory (modes are not checked: createLayout resets them).
+func (v *Volume) layoutExists() bool {
+	for _, name := range []string{ReleasesDir, KeysDir, WorkersDir} {
+		if !isRealDir(v.Path(name)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Root is the volume's absolute root directory.

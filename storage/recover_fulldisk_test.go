@@ -1,0 +1,176 @@
+package storage
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fullDiskVolume opens a volume on a 1 MiB tmpfs whose lock file exists
+// (some unit has held the lock before), as a dead holder would leave it.
+func fullDiskVolume(t *testing.T) *Volume {
+	t.Helper()
+	root := t.TempDir()
+	volMountTmpfs(t, root, "1m")
+	v, err := OpenVolume(root, clockAt(testEpoch))
+	require.NoError(t, err)
+	require.NoError(t, v.Full())
+	l, err := v.TryLock(Holder{Unit: "concourse/1"})
+	require.NoError(t, err)
+	require.NoError(t, l.Release())
+	return v
+}
+
+// requireDiskFull proves that nothing more can be written on v.
+func requireDiskFull(t *testing.T, v *Volume) {
+	t.Helper()
+	err := WriteFileAtomic(v.Path("sanity"), []byte("x"), 0o644)
+	require.ErrorIs(t, err, syscall.ENOSPC, "the fixture must fill the disk")
+	assert.NoFileExists(t, v.Path("sanity"))
+}
+
+// A holder died while unpacking a release that filled the disk. Nothing can
+// be written on the volume any more, yet the next unit opens it, takes the
+// lock, and the lock's recovery removes the partial release and the marker,
+// which gives the space back; the install then proceeds as usual.
+func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
+	t.Parallel()
+	v := fullDiskVolume(t)
+	// The dead holder: its marker (written without holding the lock, as if
+	// the kernel had already freed it) and its partial unpack, which filled
+	// the disk.
+	dead := Progress{Unit: "concourse/1", PID: 99999, Version: "7.14.4", Started: testEpoch}
+	data, err := encodeMarker(dead)
+	require.NoError(t, err)
+	putFile(t, v.Path(ProgressFile), string(data))
+	partial := v.Path(ReleasesDir, "7.14.4"+PartialInfix+"abc")
+	fillDisk(t, filepath.Join(partial, "concourse", "bin", "concourse"))
+	requireDiskFull(t, v)
+	full, err := v.FSInfo()
+	require.NoError(t, err)
+
+	// Inspect tells the operator what holds the space and that it may go.
+	r, err := InspectPath(v.Root())
+	require.NoError(t, err)
+	all := strings.Join(r.Problems, "\n")
+	assert.Contains(t, all, "bytes free on "+v.Root())
+	assert.Contains(t, all, "the interrupted unpacks 7.14.4"+PartialInfix+"abc (")
+	assert.Contains(t, all, "can be deleted safely when the lock is free, as it was just now (rm -rf "+v.Path(ReleasesDir, "*"+PartialInfix+"*"))
+
+	// Another unit opens the full volume: refused before the fix.
+	v2, err := OpenVolume(v.Root(), clockAt(testEpoch.Add(time.Hour)))
+	require.NoError(t, err, "a full volume with its layout opens, so the lock can recover it")
+	require.ErrorIs(t, v2.Full(), ErrVolumeFull)
+	assert.Contains(t, v2.Full().Error(), "free space on the filesystem mounted at "+v.Root())
+	assert.Empty(t, listNames(t, v.Root(), ProbePrefix), "the failed probe is removed")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+	defer cancel()
+	l, err := v2.Lock(ctx, Holder{Unit: "concourse/0"})
+	require.NoError(t, err, "taking the lock writes nothing before recovery")
+	defer l.Release()
+
+	rec := l.Recovered()
+	require.NotNil(t, rec)
+	assert.Equal(t, dead.Unit, rec.Unit)
+	assert.Equal(t, dead.PID, rec.PID)
+	assert.Equal(t, dead.Version, rec.Version)
+	assert.Contains(t, l.Removed(), partial)
+	assert.Contains(t, l.Removed(), v.Path(ProgressFile))
+	assert.NoDirExists(t, partial)
+	assert.NoFileExists(t, v.Path(ProgressFile))
+
+	freed, err := v2.FSInfo()
+	require.NoError(t, err)
+	assert.Greater(t, freed.FreeBytes, full.FreeBytes+512<<10, "the partial release's space is back")
+	// With the space back, the holder record was written after recovery.
+	require.NoError(t, l.HolderRecordError())
+	h, err := v2.Holder()
+	require.NoError(t, err)
+	require.NotNil(t, h)
+	assert.Equal(t, "concourse/0", h.Unit)
+
+	// While a live holder unpacks, Inspect says its partial directory is
+	// not to be deleted until the lock is free.
+	putFile(t, filepath.Join(v.Path(ReleasesDir, "7.14.4"+PartialInfix+"def"), "f"), "x")
+	r, err = InspectPath(v.Root())
+	require.NoError(t, err)
+	all = strings.Join(r.Problems, "\n")
+	assert.Contains(t, all, "may belong to the install in progress: they can be deleted safely only when the lock is free")
+	assert.NotContains(t, all, "as it was just now")
+	require.NoError(t, os.RemoveAll(v.Path(ReleasesDir, "7.14.4"+PartialInfix+"def")))
+
+	// The install goes on as usual: progress marker, release, version marker.
+	require.NoError(t, l.WriteProgress(Progress{Version: "7.14.4"}))
+	putFile(t, filepath.Join(v2.ReleaseDir("7.14.4"), "concourse", "bin", "concourse"), "whole")
+	require.NoError(t, l.WriteInstalledVersion(InstalledVersion{Version: "7.14.4", Checksum: testSum("7.14.4")}))
+	require.NoError(t, l.ClearProgress())
+	iv, err := v2.ReadInstalledVersion()
+	require.NoError(t, err)
+	require.NotNil(t, iv)
+	assert.Equal(t, "7.14.4", iv.Version)
+	assert.Equal(t, "concourse/0", iv.Unit)
+}
+
+// When the lock's recovery frees nothing (the disk is full of finished
+// data), the lock is still taken: the holder record is advisory. Its error is
+// kept for the caller to log, no record (nor a dead holder's stale one) is
+// left, and a contender sees an unnamed holder.
+func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
+	t.Parallel()
+	v := fullDiskVolume(t)
+	// A dead holder's leftover record; empty, because a real one holds a
+	// tmpfs page whose release would make room for the new record.
+	putFile(t, v.Path(LockHolderFile), "")
+	finished := filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "bin", "concourse")
+	fillDisk(t, finished)
+	requireDiskFull(t, v)
+
+	v2, err := OpenVolume(v.Root(), clockAt(testEpoch))
+	require.NoError(t, err)
+	require.ErrorIs(t, v2.Full(), ErrVolumeFull)
+	l, err := v2.TryLock(Holder{Unit: "concourse/0"})
+	require.NoError(t, err, "a holder record that cannot be written does not cost the lock")
+	assert.Nil(t, l.Recovered())
+	assert.Empty(t, l.Removed())
+
+	err = l.HolderRecordError()
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Contains(t, err.Error(), "the lock is held all the same")
+	assert.NoFileExists(t, v.Path(LockHolderFile), "the dead holder's record is gone too")
+	assert.Empty(t, listNames(t, v.Root(), TempInfix), "no temporary file is left")
+	assert.FileExists(t, finished, "finished data is never removed")
+
+	_, err = v2.TryLock(Holder{Unit: "concourse/1"})
+	require.ErrorIs(t, err, ErrLocked, "the lock is really held")
+	var locked *LockedError
+	require.ErrorAs(t, err, &locked)
+	assert.Nil(t, locked.Holder)
+	assert.Contains(t, err.Error(), "not identified itself yet (no .lock.holder")
+
+	require.NoError(t, l.Release())
+	l, err = v2.TryLock(Holder{Unit: "concourse/1"})
+	require.NoError(t, err, "free again after Release")
+	require.NoError(t, l.Release())
+}
+
+// listNames lists the entries of dir whose names contain part.
+func listNames(t *testing.T, dir, part string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.Contains(e.Name(), part) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
