@@ -91,6 +91,14 @@ func (o *options) check(err error) {
 }
 
 // render serializes the options with go-systemd's unit package.
+// validated returns the options, or every validation error at once.
+func (o *options) validated() ([]*unit.UnitOption, error) {
+	if len(o.errs) > 0 {
+		return nil, errors.Join(o.errs...)
+	}
+	return o.list, nil
+}
+
 func (o *options) render(name string) (UnitFile, error) {
 	if len(o.errs) > 0 {
 		return UnitFile{}, errors.Join(o.errs...)

@@ -55,12 +55,7 @@ type WorkerUnit struct {
 
 // Options validates the unit and returns its options for unit.Serialize.
 func (w WorkerUnit) Options() ([]*unit.UnitOption, error) {
-	o := w.build()
-	if len(o.errs) > 0 {
-		_, err := o.render("")
-		return nil, err
-	}
-	return o.list, nil
+	return w.build().validated()
 }
 
 // Render validates the unit and renders its file.
