@@ -105,8 +105,25 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := demoJoin(ctx, cfg, vol, stdout); err != nil {
 		return err
 	}
+	systemd, err := startDemoSystemd(ctx)
+	if err != nil {
+		fmt.Fprintf(stdout, "(no private systemd here, so the worker units are described, not run: %v)\n", err)
+		systemd = nil
+	} else {
+		defer func() {
+			if err := systemd.stop(); err != nil {
+				fmt.Fprintf(stderr, "demo: stopping the private systemd: %v\n", err)
+			}
+		}()
+		fmt.Fprintf(stdout, "Each unit starts its worker in a private systemd (bus %s):\n", systemd.inst.BusAddress)
+		for i := 0; i < cfg.Units; i++ {
+			if err := systemd.installWorker(ctx, vol, fmt.Sprintf("%s/%d", cfg.App, i), stdout); err != nil {
+				return err
+			}
+		}
+	}
 	fmt.Fprintf(stdout, "\n== 3. The leader runs: juju run %s/leader upgrade version=%s\n", cfg.App, cfg.UpgradeTo)
-	cluster, err := newDemoCluster(cfg, vol, server.BaseURL(), stdout)
+	cluster, err := newDemoCluster(cfg, vol, server.BaseURL(), systemd, stdout)
 	if err != nil {
 		return err
 	}
@@ -116,7 +133,14 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "-> the release server saw %d download(s) of %s\n\n", server.Hits(releasetest.ReleasePath(cfg.UpgradeTo)), releasetest.AssetName(cfg.UpgradeTo))
 
 	fmt.Fprintf(stdout, "== 4. concourse-ci-machine inspect %s\n", dir)
-	return runInspect(ctx, []string{dir}, stdout, stderr)
+	if err := runInspect(ctx, []string{dir}, stdout, stderr); err != nil {
+		return err
+	}
+	if systemd != nil {
+		fmt.Fprintf(stdout, "\n== 5. The units are removed: their workers retire\n")
+		return systemd.removeWorkers(ctx, cluster.names(), stdout)
+	}
+	return nil
 }
 
 // demoInstallRace starts one `install` process per unit and prints their

@@ -34,10 +34,13 @@ type demoUnit struct {
 	stager, switcher *storage.Installer
 	vol              *storage.Volume
 	worker           string // the release its worker runs; "" while stopped
-	out              io.Writer
+	// systemd runs the worker unit for real; nil where no systemd could be
+	// started, and then the demo only says what it would do.
+	systemd *demoSystemd
+	out     io.Writer
 }
 
-func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, out io.Writer) (*demoCluster, error) {
+func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, systemd *demoSystemd, out io.Writer) (*demoCluster, error) {
 	installed, err := vol.CurrentVersion()
 	if err != nil {
 		return nil, err
@@ -55,7 +58,7 @@ func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, out io.
 		stager := storage.NewInstaller(vol, opts)
 		opts.Activate = true
 		switcher := storage.NewInstaller(vol, opts)
-		c.units = append(c.units, &demoUnit{name: name, stager: stager, switcher: switcher, vol: vol, worker: installed, out: out})
+		c.units = append(c.units, &demoUnit{name: name, stager: stager, switcher: switcher, vol: vol, worker: installed, systemd: systemd, out: out})
 		c.bags[name] = map[string]string{}
 	}
 	return c, nil
@@ -67,8 +70,15 @@ func (u *demoUnit) StageRelease(ctx context.Context, v string) error {
 	return err
 }
 
-func (u *demoUnit) StopWorker(context.Context) error {
-	fmt.Fprintf(u.out, "%s  land worker (running builds finish), stop concourse-worker.service\n", u.name)
+func (u *demoUnit) StopWorker(ctx context.Context) error {
+	fmt.Fprintf(u.out, "%s  land worker (running builds finish), stop %s\n", u.name, workerUnitName(u.name))
+	if u.systemd != nil {
+		name := workerUnitName(u.name)
+		if err := u.systemd.mgr.Stop(ctx, name); err != nil {
+			return err
+		}
+		u.systemd.lastLogLine(ctx, u.name, u.out)
+	}
 	u.worker = ""
 	return nil
 }
@@ -79,7 +89,7 @@ func (u *demoUnit) SwitchRelease(ctx context.Context, v string) error {
 	return err
 }
 
-func (u *demoUnit) StartWorker(_ context.Context, v string) error {
+func (u *demoUnit) StartWorker(ctx context.Context, v string) error {
 	current, err := u.vol.CurrentVersion()
 	if err != nil {
 		return err
@@ -87,13 +97,22 @@ func (u *demoUnit) StartWorker(_ context.Context, v string) error {
 	if current != v {
 		return fmt.Errorf("refusing to start the worker on %s: current is %s", v, current)
 	}
-	fmt.Fprintf(u.out, "%s  start concourse-worker.service on %s\n", u.name, v)
+	fmt.Fprintf(u.out, "%s  start %s on %s\n", u.name, workerUnitName(u.name), v)
+	if u.systemd != nil {
+		if err := u.systemd.mgr.Start(ctx, workerUnitName(u.name)); err != nil {
+			return err
+		}
+		if err := u.systemd.describe(ctx, u.name, u.out); err != nil {
+			return err
+		}
+		u.systemd.lastLogLine(ctx, u.name, u.out)
+	}
 	u.worker = v
 	return nil
 }
 
 func (u *demoUnit) RestartWeb(_ context.Context, v string) error {
-	fmt.Fprintf(u.out, "%s  restart concourse-server.service on %s\n", u.name, v)
+	fmt.Fprintf(u.out, "%s  restart concourse-server.service on %s (the demo runs no web node: no database)\n", u.name, v)
 	return nil
 }
 

@@ -75,9 +75,20 @@ func Build(spec Spec) ([]byte, error) {
 }
 
 // Script is the fake concourse binary: a shell script that prints version
-// for --version, as the real one does.
+// for --version, as the real one does, and for `worker` runs until it is
+// told to land (SIGUSR1) or retire (SIGUSR2), as a real worker does once
+// its builds have finished, so demos can run it under systemd.
 func Script(version string) string {
-	return fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = --version ]; then echo %q; exit 0; fi\necho \"concourse (fake) $*\"\n", version)
+	return fmt.Sprintf(`#!/bin/sh
+if [ "$1" = --version ]; then echo %[1]q; exit 0; fi
+if [ "$1" = worker ]; then
+	echo "concourse (fake) %[1]s worker running"
+	trap 'echo "concourse (fake) %[1]s worker landed"; exit 0' USR1
+	trap 'echo "concourse (fake) %[1]s worker retired"; exit 0' USR2
+	while :; do sleep 1 & wait $!; done
+fi
+echo "concourse (fake) $*"
+`, version)
 }
 
 // Incompressible returns n bytes of seeded random data: the same seed gives
