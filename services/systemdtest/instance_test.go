@@ -39,12 +39,7 @@ func TestInstanceStartsAndStopsCleanly(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	inst, err := Start(ctx)
-	if err != nil {
-		if InCI() {
-			t.Fatalf("CI=true and systemd could not be started: %v", err)
-		}
-		t.Skipf("systemd could not be started here: %v", err)
-	}
+	require.NoError(t, err, "a private systemd --user could not be started (the tests need root and the systemd and dbus packages; .ci/run installs them)")
 	stopped := false
 	t.Cleanup(func() {
 		if !stopped {
