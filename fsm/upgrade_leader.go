@@ -108,8 +108,9 @@ func Initiate(now time.Time, rec Record, req InitiateRequest) (Record, error) {
 
 // LeaderStep moves the record on when the units' acks or the clock say so:
 // PREPARE -> DOWNLOADING when every unit is ready (even past the deadline),
-// PREPARE -> IDLE past the deadline with units still not ready, COMPLETE -> IDLE when every unit runs the target. In DOWNLOADING
-// it asks for the switch until ConfirmSwitch records its result. units are
+// PREPARE -> IDLE past the deadline with units still not ready, COMPLETE ->
+// IDLE when every unit runs the target. In DOWNLOADING it asks for the
+// switch until ConfirmSwitch records its result. units are
 // the units to wait for, the leader included; acks of units not in it and
 // acks of another generation do not count.
 func LeaderStep(now time.Time, rec Record, acks map[string]Ack, units []string) (Record, []Effect, error) {

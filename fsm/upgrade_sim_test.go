@@ -203,13 +203,9 @@ func (c *simCluster) hook(name string) (int, error) {
 		if unitFailed {
 			return // a failed step waits for the next hook
 		}
-		next, effects, err := UnitStep(rec, ack)
+		next, err := RunUnitStep(context.Background(), u, rec, ack)
 		require.NoError(c.t, err)
-		if err := Execute(context.Background(), u, effects); err != nil {
-			ack, unitFailed = UnitFailed(rec, ack, err), true
-			return
-		}
-		ack = next
+		ack, unitFailed = next, next.Error != ""
 	}
 	unitStep()
 	if name != c.leader {
@@ -220,7 +216,7 @@ func (c *simCluster) hook(name string) (int, error) {
 		require.Less(c.t, i, 10, "the leader's hook never reached a fixed point")
 		acks := c.acks()
 		acks[name] = ack
-		next, err := c.leaderStep(u, rec, acks)
+		next, err := RunLeaderStep(context.Background(), u, c.now, rec, acks, c.names())
 		if err != nil {
 			return u.effects - before, err // the hook fails: Juju drops its writes
 		}
@@ -232,23 +228,6 @@ func (c *simCluster) hook(name string) (int, error) {
 	}
 	c.commit(name, ack, &rec)
 	return u.effects - before, nil
-}
-
-// leaderStep is decide, record, act, confirm: LeaderStep decides, the
-// effects run, and in DOWNLOADING the switch's result is confirmed.
-func (c *simCluster) leaderStep(u *simUnit, rec Record, acks map[string]Ack) (Record, error) {
-	next, effects, err := LeaderStep(c.now, rec, acks, c.names())
-	require.NoError(c.t, err)
-	actErr := Execute(context.Background(), u, effects)
-	if next.Phase != PhaseDownloading {
-		return next, actErr
-	}
-	confirmed, effects, err := ConfirmSwitch(next, next.Generation, actErr)
-	require.NoError(c.t, err)
-	if err := Execute(context.Background(), u, effects); err != nil {
-		return rec, err
-	}
-	return confirmed, nil
 }
 
 // settle runs hooks on every unit, in an order drawn from rng each round,

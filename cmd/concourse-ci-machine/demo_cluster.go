@@ -204,16 +204,9 @@ func (c *demoCluster) hook(ctx context.Context, u *demoUnit) error {
 		return err
 	}
 	unitStep := func() error {
-		next, effects, err := fsm.UnitStep(rec, ack)
-		if err != nil {
-			return err
-		}
-		if err := fsm.Execute(ctx, u, effects); err != nil {
-			ack = fsm.UnitFailed(rec, ack, err)
-			return nil
-		}
+		next, err := fsm.RunUnitStep(ctx, u, rec, ack)
 		ack = next
-		return nil
+		return err
 	}
 	if err := unitStep(); err != nil {
 		return err
@@ -229,22 +222,9 @@ func (c *demoCluster) hook(ctx context.Context, u *demoUnit) error {
 			return err
 		}
 		acks[u.name] = ack
-		next, effects, err := fsm.LeaderStep(time.Now(), rec, acks, c.names())
+		next, err := fsm.RunLeaderStep(ctx, u, time.Now(), rec, acks, c.names())
 		if err != nil {
 			return err
-		}
-		actErr := fsm.Execute(ctx, u, effects)
-		if next.Phase == fsm.PhaseDownloading {
-			confirmed, more, err := fsm.ConfirmSwitch(next, next.Generation, actErr)
-			if err != nil {
-				return err
-			}
-			if err := fsm.Execute(ctx, u, more); err != nil {
-				return err
-			}
-			next = confirmed
-		} else if actErr != nil {
-			return actErr
 		}
 		if next == rec {
 			return c.commit(u.name, &ack, &rec)
