@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -196,16 +195,10 @@ func (m *InstallMachine) Current() string { return m.fsm.Current() }
 // returns *InvalidInstallEventError and leaves the state unchanged.
 func (m *InstallMachine) Fire(event string) error {
 	from := m.fsm.Current()
-	// The machine has no callbacks that block or take a context; Background
-	// keeps looplab from ever seeing a cancelled context (it would wedge).
-	err := m.fsm.Event(context.Background(), event)
-	var noTransition lfsm.NoTransitionError
-	switch {
-	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
-		// A self-transition (waiting -> waiting) is a step, not a failure.
-	case errors.As(err, &lfsm.InvalidEventError{}), errors.As(err, &lfsm.UnknownEventError{}):
+	switch refused, err := fire(m.fsm, event); {
+	case refused:
 		return &InvalidInstallEventError{State: from, Event: event, Allowed: m.allowedFrom(from)}
-	default:
+	case err != nil:
 		return fmt.Errorf("install machine: event %q from %q: %w", event, from, err)
 	}
 	if m.onStep != nil {
@@ -214,14 +207,9 @@ func (m *InstallMachine) Fire(event string) error {
 	return nil
 }
 
-// allowedFrom lists the events the table accepts from state.
+// allowedFrom lists the events the table accepts from state, or "none".
 func (m *InstallMachine) allowedFrom(state string) []string {
-	var allowed []string
-	for _, event := range m.table.EventNames() {
-		if _, ok := m.table.Next(state, event); ok {
-			allowed = append(allowed, event)
-		}
-	}
+	allowed := m.table.Allowed(state)
 	if len(allowed) == 0 {
 		allowed = []string{"none"}
 	}

@@ -7,6 +7,8 @@
 package fsm
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -102,6 +104,33 @@ func (t Table) Next(from, event string) (Transition, bool) {
 		}
 	}
 	return Transition{}, false
+}
+
+// Allowed lists the events the table accepts from state, sorted.
+func (t Table) Allowed(state string) []string {
+	var allowed []string
+	for _, event := range t.EventNames() {
+		if _, ok := t.Next(state, event); ok {
+			allowed = append(allowed, event)
+		}
+	}
+	return allowed
+}
+
+// fire takes event on m. refused says the table has no such transition from
+// the current state (the state is unchanged); a self-transition is a step
+// taken, not an error. Background, never cancelled, goes to looplab: a
+// cancelled context would wedge its machine.
+func fire(m *lfsm.FSM, event string) (refused bool, err error) {
+	err = m.Event(context.Background(), event)
+	var noTransition lfsm.NoTransitionError
+	switch {
+	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
+		return false, nil
+	case errors.As(err, &lfsm.InvalidEventError{}), errors.As(err, &lfsm.UnknownEventError{}):
+		return true, err
+	}
+	return false, err
 }
 
 // State returns the documentation of a named state.

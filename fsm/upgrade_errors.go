@@ -1,7 +1,6 @@
 package fsm
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -100,15 +99,11 @@ func fireUpgrade(phase Phase, event string) (Phase, error) {
 		return phase, &InvalidTransitionError{State: phase.String(), Event: event}
 	}
 	machine := lfsm.NewFSM(phase.String(), t.Events(), nil)
-	// Background is never cancelled: a cancelled context would wedge
-	// looplab's machine. No callbacks are registered, so none can be missed.
-	err := machine.Event(context.Background(), event)
-	var noTransition lfsm.NoTransitionError
-	switch {
-	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
-	case errors.As(err, &lfsm.InvalidEventError{}), errors.As(err, &lfsm.UnknownEventError{}):
-		return phase, &InvalidTransitionError{State: phase.String(), Event: event, Allowed: allowedEvents(t, phase.String())}
-	default:
+	// No callbacks are registered, so none can be missed.
+	switch refused, err := fire(machine, event); {
+	case refused:
+		return phase, &InvalidTransitionError{State: phase.String(), Event: event, Allowed: t.Allowed(phase.String())}
+	case err != nil:
 		return phase, fmt.Errorf("upgrade: %s in phase %s: %w", event, phase, err)
 	}
 	next, ok := ParsePhase(machine.Current())
@@ -118,15 +113,6 @@ func fireUpgrade(phase Phase, event string) (Phase, error) {
 	return next, nil
 }
 
-func allowedEvents(t Table, state string) []string {
-	var allowed []string
-	for _, event := range t.EventNames() {
-		if _, ok := t.Next(state, event); ok {
-			allowed = append(allowed, event)
-		}
-	}
-	return allowed
-}
 
 // stamp is how the record keeps times: UTC, whole seconds, no monotonic
 // reading, so it survives the codec unchanged.
