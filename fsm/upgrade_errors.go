@@ -113,7 +113,6 @@ func fireUpgrade(phase Phase, event string) (Phase, error) {
 	return next, nil
 }
 
-
 // stamp is how the record keeps times: UTC, whole seconds, no monotonic
 // reading, so it survives the codec unchanged.
 func stamp(now time.Time) time.Time {
