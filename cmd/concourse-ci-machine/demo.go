@@ -49,11 +49,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	flags.StringVar(&cfg.UpgradeTo, "upgrade-to", cfg.UpgradeTo, "the release the cluster then upgrades to")
 	publishUpgrade := flags.Bool("publish-upgrade", true, "serve the --upgrade-to release (false shows an upgrade to a missing release being refused)")
 	volumeDir := flags.String("volume", "", "the shared volume's directory (default: a new temporary directory, removed afterwards)")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if done, err := parseFlags(flags, args); done || err != nil {
+		return err
 	}
 	if cfg.Units < 1 || cfg.Units > 32 {
 		return fmt.Errorf("%w: --units must be between 1 and 32, got %d", errUsage, cfg.Units)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,11 +26,8 @@ func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(fl.Output(), "")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if done, err := parseFlags(fl, args); done || err != nil {
+		return err
 	}
 	if fl.NArg() != 1 {
 		return fmt.Errorf("%w: expected exactly one PATH, got %d arguments; run 'concourse-ci-machine inspect --help'", errUsage, fl.NArg())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +28,8 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stderr, "Usage: concourse-ci-machine install --volume DIR --version V [--url URL | --file PATH] [--sha256 HEX] [--unit NAME] [--no-activate]")
 		flags.PrintDefaults()
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %w", errUsage, err)
+	if done, err := parseFlags(flags, args); done || err != nil {
+		return err
 	}
 	switch {
 	case flags.NArg() > 0:

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -31,6 +32,19 @@ func commands() []command {
 		{"states", "print the upgrade and install state machines", runStates},
 		{"demo", "run several units against one local volume and a loopback release server", runDemo},
 	}
+}
+
+// parseFlags parses a subcommand's flags. done is true when the caller has
+// nothing more to do (--help printed the usage); a bad flag is a usage error.
+func parseFlags(flags *flag.FlagSet, args []string) (done bool, err error) {
+	err = flags.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return true, nil
+	case err != nil:
+		return true, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return false, nil
 }
 
 func main() {

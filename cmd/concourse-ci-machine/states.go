@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,11 +27,8 @@ func runStates(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	flags.SetOutput(stderr)
 	format := flags.String("format", "table", "output format: mermaid, dot, table or markdown (what docs/states.md holds)")
 	machine := flags.String("machine", "all", "which machine: "+strings.Join(machineNames(), ", ")+" or all")
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if done, err := parseFlags(flags, args); done || err != nil {
+		return err
 	}
 	if flags.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q; states takes only --format and --machine", errUsage, flags.Arg(0))
