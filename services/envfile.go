@@ -22,6 +22,7 @@ var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func RenderEnvironmentFile(env map[string]string) ([]byte, error) {
 	var b strings.Builder
 	b.WriteString("# Written by the concourse-ci-machine charm; changes are overwritten.\n")
+	quote := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`")
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		field := "environment variable " + k
 		if !envKey.MatchString(k) {
@@ -31,8 +32,7 @@ func RenderEnvironmentFile(env map[string]string) ([]byte, error) {
 		if err := checkText(field, v); err != nil {
 			return nil, err
 		}
-		r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`, "`", "\\`")
-		fmt.Fprintf(&b, "%s=\"%s\"\n", k, r.Replace(v))
+		fmt.Fprintf(&b, "%s=\"%s\"\n", k, quote.Replace(v))
 	}
 	return []byte(b.String()), nil
 }

@@ -44,10 +44,7 @@ func (m *Manager) Install(ctx context.Context, uf UnitFile) (bool, error) {
 func (m *Manager) enable(ctx context.Context, name string) (bool, error) {
 	_, changes, err := m.conn.EnableUnitFilesContext(ctx, []string{name}, m.cfg.EnableRuntime, false)
 	if err != nil {
-		if isNoSuchUnit(err) {
-			return false, &UnitNotFoundError{Unit: name, Op: "enable"}
-		}
-		return false, m.busError("enable "+name, err)
+		return false, m.callError("enable", name, err)
 	}
 	return len(changes) > 0, nil
 }

@@ -94,13 +94,10 @@ func (m *Manager) runJob(ctx context.Context, op, name string, call jobCall, tim
 	started := time.Now()
 	result := make(chan string, 1)
 	if _, err := call(waitCtx, name, "replace", result); err != nil {
-		switch {
-		case isNoSuchUnit(err):
-			return &UnitNotFoundError{Unit: name, Op: op}
-		case ctx.Err() == nil && waitCtx.Err() != nil:
+		if !isNoSuchUnit(err) && ctx.Err() == nil && waitCtx.Err() != nil {
 			return &JobTimeoutError{Unit: name, Op: op, Waited: time.Since(started), Err: waitCtx.Err()}
 		}
-		return m.busError(op+" "+name, err)
+		return m.callError(op, name, err)
 	}
 	// A dead bus never delivers the result: look at the connection now and
 	// then rather than waiting for the whole timeout.
@@ -115,7 +112,7 @@ func (m *Manager) runJob(ctx context.Context, op, name string, call jobCall, tim
 			return nil
 		case <-alive.C:
 			if !m.conn.Connected() {
-				return &BusError{Address: m.cfg.Endpoint.Address, Op: op + " " + name, Err: errors.New("connection lost while waiting for the job")}
+				return m.busError(op+" "+name, errors.New("connection lost while waiting for the job"))
 			}
 		case <-waitCtx.Done():
 			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {

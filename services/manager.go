@@ -98,9 +98,6 @@ func Connect(ctx context.Context, cfg Config) (*Manager, error) {
 // Close closes the D-Bus connections.
 func (m *Manager) Close() { m.conn.Close() }
 
-// Config is the configuration in use, defaults filled in.
-func (m *Manager) Config() Config { return m.cfg }
-
 // DaemonReloads is how many daemon-reloads this Manager has issued.
 func (m *Manager) DaemonReloads() int64 { return m.reloads.Load() }
 
@@ -111,6 +108,15 @@ func (m *Manager) daemonReload(ctx context.Context) error {
 	}
 	m.reloads.Add(1)
 	return nil
+}
+
+// callError classifies an error from a D-Bus call about one unit: systemd's
+// NoSuchUnit becomes *UnitNotFoundError, anything else goes to busError.
+func (m *Manager) callError(op, name string, err error) error {
+	if isNoSuchUnit(err) {
+		return &UnitNotFoundError{Unit: name, Op: op}
+	}
+	return m.busError(op+" "+name, err)
 }
 
 // busError classifies an error from a D-Bus call: a lost connection or a

@@ -90,7 +90,6 @@ func (o *options) check(err error) {
 	}
 }
 
-// render serializes the options with go-systemd's unit package.
 // validated returns the options, or every validation error at once.
 func (o *options) validated() ([]*unit.UnitOption, error) {
 	if len(o.errs) > 0 {
@@ -99,11 +98,13 @@ func (o *options) validated() ([]*unit.UnitOption, error) {
 	return o.list, nil
 }
 
+// render serializes the options with go-systemd's unit package.
 func (o *options) render(name string) (UnitFile, error) {
-	if len(o.errs) > 0 {
-		return UnitFile{}, errors.Join(o.errs...)
+	list, err := o.validated()
+	if err != nil {
+		return UnitFile{}, err
 	}
-	content, err := io.ReadAll(unit.Serialize(o.list))
+	content, err := io.ReadAll(unit.Serialize(list))
 	if err != nil {
 		return UnitFile{}, err
 	}

@@ -48,11 +48,17 @@ func checkPath(field, v string) error {
 var userName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
 
 func checkUserName(field, v string) error {
+	return checkMatch(field, v, userName, "is not a valid user or group name")
+}
+
+// checkMatch checks v is plain text matching re; problem follows the quoted
+// value in the error.
+func checkMatch(field, v string, re *regexp.Regexp, problem string) error {
 	if err := checkText(field, v); err != nil {
 		return err
 	}
-	if !userName.MatchString(v) {
-		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q is not a valid user or group name", v)}
+	if !re.MatchString(v) {
+		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q %s", v, problem)}
 	}
 	return nil
 }
@@ -61,26 +67,14 @@ func checkUserName(field, v string) error {
 var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.-]+\.service$`)
 
 func checkUnitName(field, v string) error {
-	if err := checkText(field, v); err != nil {
-		return err
-	}
-	if !unitName.MatchString(v) {
-		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q is not a service unit name (letters, digits, \":_.-\", ending in .service)", v)}
-	}
-	return nil
+	return checkMatch(field, v, unitName, `is not a service unit name (letters, digits, ":_.-", ending in .service)`)
 }
 
 // targetName is a target unit name, for WantedBy=.
 var targetName = regexp.MustCompile(`^[A-Za-z0-9:_.@-]+\.target$`)
 
 func checkTargetName(field, v string) error {
-	if err := checkText(field, v); err != nil {
-		return err
-	}
-	if !targetName.MatchString(v) {
-		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q is not a target unit name (ending in .target)", v)}
-	}
-	return nil
+	return checkMatch(field, v, targetName, "is not a target unit name (ending in .target)")
 }
 
 func checkPositive(field string, d time.Duration) error {
