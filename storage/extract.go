@@ -260,10 +260,11 @@ func (x *extractor) file(hdr *tar.Header, name string, tr *tar.Reader) error {
 	x.stats.Bytes += n
 	if err != nil {
 		f.Close()
-		var transfer *transferError
+		// The disk failed, not the archive; corruptOrTransfer passes a failed
+		// download through as it is.
 		var pathErr *fs.PathError
-		if errors.As(err, &transfer) || errors.As(err, &pathErr) || isNoSpace(err) {
-			return err // the download or the disk failed, not the archive
+		if errors.As(err, &pathErr) || isNoSpace(err) {
+			return err
 		}
 		return corruptOrTransfer(err)
 	}
@@ -301,9 +302,7 @@ func (x *extractor) symlink(hdr *tar.Header, name string) error {
 }
 
 func (x *extractor) hardlink(hdr *tar.Header, name string) error {
-	if strings.HasPrefix(hdr.Linkname, "/") {
-		return &HostileArchiveError{Entry: hdr.Name, Reason: ErrLinkEscapes, Detail: "target " + hdr.Linkname}
-	}
+	// entryName refuses absolute and ".." targets; both are escapes here.
 	target, err := entryName(hdr.Linkname)
 	if err != nil {
 		return &HostileArchiveError{Entry: hdr.Name, Reason: ErrLinkEscapes, Detail: "target " + hdr.Linkname}

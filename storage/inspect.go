@@ -120,10 +120,7 @@ func (in *inspection) filesystem() {
 
 func (in *inspection) layout() {
 	in.r.Initialised = true
-	for _, d := range []struct {
-		name string
-		mode fs.FileMode
-	}{{ReleasesDir, ReleasesMode}, {KeysDir, KeysMode}, {WorkersDir, WorkersMode}} {
+	for _, d := range layoutDirs() {
 		fi, err := os.Lstat(in.path(d.name))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):

@@ -1,5 +1,7 @@
 package storage
 
+import "io/fs"
+
 // Names on the shared volume. Every on-volume name lives here and nowhere else.
 const (
 	LockFile             = ".lock"                 // flock target, never removed
@@ -30,6 +32,18 @@ const (
 	WorkersMode   = 0o755 // the parent; each unit's own directory is WorkerDirMode
 	WorkerDirMode = 0o700
 )
+
+// layoutDir is one directory of the volume's layout and its mode.
+type layoutDir struct {
+	name string
+	mode fs.FileMode
+}
+
+// layoutDirs lists the layout's directories: opening, creating and
+// inspecting a volume all walk this one list.
+func layoutDirs() []layoutDir {
+	return []layoutDir{{ReleasesDir, ReleasesMode}, {KeysDir, KeysMode}, {WorkersDir, WorkersMode}}
+}
 
 // StorageName is the Juju storage the charm asks for; error messages tell
 // operators to attach it when the volume is missing.

@@ -1,13 +1,10 @@
 package storage
 
 import (
-	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -58,11 +55,11 @@ func (v *Volume) ReadReleaseInfo(version string) (*ReleaseInfo, error) {
 }
 
 func writeReleaseInfo(dir string, info ReleaseInfo) error {
-	data, err := json.MarshalIndent(info, "", "  ")
+	data, err := encodeMarker(info)
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, ReleaseInfoFile), append(data, '\n'), 0o644)
+	return WriteFileAtomic(filepath.Join(dir, ReleaseInfoFile), data, 0o644)
 }
 
 // ListReleases returns the complete-looking release versions under
@@ -100,6 +97,3 @@ func (v *Volume) partialDir(version string) (string, error) {
 	}
 	return dir, nil
 }
-
-// randomSuffix names temporary entries uniquely.
-func randomSuffix() string { return strings.ToLower(rand.Text()[:10]) }

@@ -45,16 +45,12 @@ func (l *Lock) ActivateRelease(version string) error {
 // pointCurrent does the switch; callers check the release first.
 func (v *Volume) pointCurrent(version string) error {
 	link := v.Path(CurrentLink)
-	tmp := link + TempInfix + randomSuffix()
+	tmp := tempName(link)
 	target := filepath.Join(ReleasesDir, version) // relative: survives a different mount point
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("switch current to %s: %w", version, err)
 	}
-	if err := os.Rename(tmp, link); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("switch current to %s: %w", version, err)
-	}
-	if err := syncDir(v.root); err != nil {
+	if err := v.cfg.atomic.commit(tmp, link, v.root); err != nil {
 		return fmt.Errorf("switch current to %s: %w", version, err)
 	}
 	return nil

@@ -58,8 +58,8 @@ func (v *Volume) Full() error { return v.full }
 // layoutExists reports whether every layout directory is already there as a
 // real directory (modes are not checked: createLayout resets them).
 func (v *Volume) layoutExists() bool {
-	for _, name := range []string{ReleasesDir, KeysDir, WorkersDir} {
-		if !isRealDir(v.Path(name)) {
+	for _, d := range layoutDirs() {
+		if !isRealDir(v.Path(d.name)) {
 			return false
 		}
 	}
@@ -147,14 +147,7 @@ func writeProbeError(root string, err error) error {
 // createLayout makes the layout's directories (safe when several units do it
 // at once) and sets their modes explicitly, as the umask may have masked them.
 func (v *Volume) createLayout() error {
-	for _, d := range []struct {
-		name string
-		mode os.FileMode
-	}{
-		{ReleasesDir, ReleasesMode},
-		{KeysDir, KeysMode},
-		{WorkersDir, WorkersMode},
-	} {
+	for _, d := range layoutDirs() {
 		if err := ensureDir(v.Path(d.name), d.mode); err != nil {
 			return &VolumeError{Path: v.root, Kind: VolumeLayoutConflict, Err: err}
 		}
