@@ -255,6 +255,55 @@ func TestInstallWaitsWithBackoffAndReports(t *testing.T) {
 	assert.True(t, res.Downloaded, "the holder left without installing, so this unit downloads")
 }
 
+// TestInstallNamesAHolderThatHasJustTakenTheLock: a holder that names
+// itself a moment after taking the lock is named in the first status; one
+// that never can (its record could not be written) is reported unnamed.
+func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		namesItself bool
+		want        string
+	}{
+		{"names itself late", true, "Waiting for Concourse 7.14.3 (volume locked by concourse/0 for 0s)"},
+		{"never names itself", false, "Waiting for Concourse 7.14.3 (volume locked)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := releasetest.NewServer()
+			t.Cleanup(srv.Close)
+			srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+			root := t.TempDir()
+			holderVol, err := OpenVolume(root, clockAt(testEpoch))
+			require.NoError(t, err)
+			held, err := holderVol.TryLock(Holder{Unit: "concourse/0"})
+			require.NoError(t, err)
+			// As it is just after flock, before the record is written.
+			record, err := os.ReadFile(holderVol.Path(LockHolderFile))
+			require.NoError(t, err)
+			require.NoError(t, os.Remove(holderVol.Path(LockHolderFile)))
+			if tc.namesItself {
+				go func() {
+					time.Sleep(2 * holderGrace) // the holder's fsync, slowed down
+					_ = WriteFileAtomic(holderVol.Path(LockHolderFile), record, 0o644)
+				}()
+			}
+
+			v, err := OpenVolume(root, clockAt(testEpoch))
+			require.NoError(t, err)
+			rec := &recorder{}
+			opts := installOpts("concourse/1", srv.BaseURL(), rec)
+			opts.Sleep = func(context.Context, time.Duration) error {
+				require.NoError(t, held.Release())
+				return nil
+			}
+			_, err = NewInstaller(v, opts).Install(context.Background(), "7.14.3")
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, rec.statuses()[0])
+		})
+	}
+}
+
 // TestInstallReportsStuckHolderAndNeverStealsTheLock: a live holder whose
 // marker is older than StuckAfter is reported, and the lock stays its.
 func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 // is reported, never overruled.
 func (in *Installer) acquire(ctx context.Context, m *fsm.InstallMachine, version string) (*Lock, error) {
 	for attempt := 0; ; attempt++ {
-		lock, err := in.v.TryLock(Holder{Unit: in.opts.Unit})
+		lock, err := in.tryLockNamed(ctx)
 		var locked *LockedError
 		if !errors.As(err, &locked) {
 			return lock, err
@@ -30,6 +30,30 @@ func (in *Installer) acquire(ctx context.Context, m *fsm.InstallMachine, version
 		wait := in.opts.WaitIntervals[min(attempt, len(in.opts.WaitIntervals)-1)]
 		if err := in.opts.Sleep(ctx, wait); err != nil {
 			return nil, fmt.Errorf("gave up waiting for Concourse %s: %w: %w", version, err, locked)
+		}
+	}
+}
+
+// holderGrace is how long a waiter gives a new holder to name itself: a
+// unit that has just taken the lock writes its holder record a moment later
+// (after an fsync), and a status that says who downloads is worth the wait.
+// A holder that cannot write the record (a full disk) stays unnamed.
+const (
+	holderGrace      = 50 * time.Millisecond
+	holderGraceTries = 10
+)
+
+// tryLockNamed is TryLock that, when the lock is held by a holder that has
+// not named itself yet, looks again for a short while before answering.
+func (in *Installer) tryLockNamed(ctx context.Context) (*Lock, error) {
+	for try := 0; ; try++ {
+		lock, err := in.v.TryLock(Holder{Unit: in.opts.Unit})
+		var locked *LockedError
+		if !errors.As(err, &locked) || locked.Holder != nil || locked.Progress != nil || try == holderGraceTries {
+			return lock, err
+		}
+		if err := sleepContext(ctx, holderGrace); err != nil {
+			return nil, err
 		}
 	}
 }

@@ -89,12 +89,8 @@ func (v *Volume) Lock(ctx context.Context, who Holder) (*Lock, error) {
 		if !errors.As(err, &locked) {
 			return l, err
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, ctx.Err(), locked)
-		case <-timer.C:
+		if err := sleepContext(ctx, wait); err != nil {
+			return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, err, locked)
 		}
 		wait = min(2*wait, v.cfg.pollMax)
 	}
@@ -119,23 +115,30 @@ func (v *Volume) completeHolder(who Holder) (Holder, error) {
 	return who, nil
 }
 
-// afterAcquire cleans up after a dead holder, then publishes the holder
-// record. Recovery comes first because it only removes things: a dead
-// holder's partial release may have filled the disk, and then nothing could
-// be written until it is gone. The record is advisory (it only names the
-// holder in messages), so failing to write it keeps the lock: the error is
-// kept for HolderRecordError.
+// afterAcquire publishes the holder record and cleans up after a dead
+// holder. A dead holder's partial release may have filled the disk, so a
+// record that cannot be written is written again after the recovery. The
+// record is advisory (it only names the holder in messages), so failing to
+// write it keeps the lock: the error is kept for HolderRecordError.
 func (l *Lock) afterAcquire() error {
-	// A record left by a holder that died names someone who no longer holds
-	// the lock: drop it before the (possibly long) recovery.
-	if err := removeIfExists(l.v.Path(LockHolderFile)); err != nil {
-		l.holderErr = fmt.Errorf("remove the stale lock holder record: %w", err)
+	// Name ourselves at once so waiters can say who holds the lock; the
+	// atomic write replaces any record a dead holder left. On a full disk
+	// it fails, and the recovery below may free the space: then drop the
+	// dead holder's record (it names someone who no longer holds the lock),
+	// recover, and write ours again.
+	first := l.writeHolder()
+	if first != nil {
+		if err := removeIfExists(l.v.Path(LockHolderFile)); err != nil {
+			l.holderErr = fmt.Errorf("remove the stale lock holder record: %w", err)
+		}
 	}
 	if err := l.recoverStale(); err != nil {
 		return err
 	}
-	if err := l.writeHolder(); err != nil {
-		l.holderErr = errors.Join(l.holderErr, err)
+	if first != nil {
+		if err := l.writeHolder(); err != nil {
+			l.holderErr = errors.Join(l.holderErr, err)
+		}
 	}
 	return nil
 }

@@ -41,7 +41,9 @@ func requireDiskFull(t *testing.T, v *Volume) {
 // lock, and the lock's recovery removes the partial release and the marker,
 // which gives the space back; the install then proceeds as usual.
 func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
-	t.Parallel()
+	// Not parallel: a process that another test forks meanwhile holds copies
+	// of our open files until it execs, so space we fill or free on the
+	// tmpfs could come and go under the exact accounting this test needs.
 	v := fullDiskVolume(t)
 	// The dead holder: its marker (written without holding the lock, as if
 	// the kernel had already freed it) and its partial unpack, which filled
@@ -124,7 +126,7 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 // kept for the caller to log, no record (nor a dead holder's stale one) is
 // left, and a contender sees an unnamed holder.
 func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
-	t.Parallel()
+	// Not parallel, for the reason given in TestRecoverAfterDeadHolderFilledTheDisk.
 	v := fullDiskVolume(t)
 	// A dead holder's leftover record; empty, because a real one holds a
 	// tmpfs page whose release would make room for the new record.

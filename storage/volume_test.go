@@ -149,7 +149,7 @@ func TestOpenVolumeReadOnlyBindMount(t *testing.T) {
 // read-only, and nothing is written to it. (With the layout in place it is
 // opened, for recovery: see TestRecoverAfterDeadHolderFilledTheDisk.)
 func TestOpenVolumeFullFilesystem(t *testing.T) {
-	t.Parallel()
+	// Not parallel, for the reason given in TestRecoverAfterDeadHolderFilledTheDisk.
 	root := t.TempDir()
 	volMountTmpfs(t, root, "256k")
 	fillDisk(t, filepath.Join(root, "fill"))
