@@ -2,8 +2,9 @@ package fsm
 
 import (
 	"fmt"
-	"regexp"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // Phase is the upgrade machine's state as the leader records it. The zero
@@ -78,22 +79,30 @@ type Ack struct {
 	Error string
 }
 
-// versionPattern is a Concourse release version, shaped like semver:
-// 7.14.3, 7.14.3-rc.1, 7.14.3-rc.1+build.5 (no empty dot-separated parts).
-var versionPattern = regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
-
-// InvalidVersionError says a string is not a Concourse release version.
+// InvalidVersionError says a string is not a Concourse release version as
+// the record keeps it (canonical: no leading "v").
 type InvalidVersionError struct {
 	Version string
+	Err     error // the *version.Error, when the string does not parse at all
 }
 
 func (e *InvalidVersionError) Error() string {
-	return fmt.Sprintf("%q is not a Concourse release version: give one like 7.14.3 (as on github.com/concourse/concourse/releases, without the v)", e.Version)
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%q is not written the way the record keeps versions (like 7.14.3, without a v)", e.Version)
 }
 
-// ValidateVersion returns *InvalidVersionError unless v looks like 7.14.3.
+func (e *InvalidVersionError) Unwrap() error { return e.Err }
+
+// ValidateVersion returns *InvalidVersionError unless v is a canonical
+// release version such as 7.14.3.
 func ValidateVersion(v string) error {
-	if !versionPattern.MatchString(v) {
+	parsed, err := version.Parse(v)
+	if err != nil {
+		return &InvalidVersionError{Version: v, Err: err}
+	}
+	if parsed.String() != v {
 		return &InvalidVersionError{Version: v}
 	}
 	return nil

@@ -3,8 +3,12 @@ package services
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // retireDropInName is the drop-in Retire puts in place during one stop.
@@ -34,7 +38,10 @@ func (m *Manager) Retire(ctx context.Context, name string) (err error) {
 		return nil // nothing to drain, and no reloads for nothing
 	}
 	dropIn := filepath.Join(m.UnitPath(name)+".d", retireDropInName)
-	if err := writeFileAtomic(dropIn, retireDropIn(), unitFileMode); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dropIn), 0o755); err != nil {
+		return fmt.Errorf("services: create %s: %w", filepath.Dir(dropIn), err)
+	}
+	if err := fsutil.WriteFile(dropIn, retireDropIn(), unitFileMode); err != nil {
 		return err
 	}
 	defer func() {
@@ -42,7 +49,7 @@ func (m *Manager) Retire(ctx context.Context, name string) (err error) {
 		// worker that retires on its next ordinary stop.
 		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if _, rmErr := removeIfExists(dropIn); rmErr != nil {
+		if _, rmErr := fsutil.RemoveAllIfExists(dropIn); rmErr != nil {
 			err = errors.Join(err, rmErr)
 			return
 		}

@@ -3,9 +3,13 @@ package services
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // EnvironmentFileMode is the mode of every environment file: they hold
@@ -48,5 +52,8 @@ func WriteEnvironmentFile(path string, env map[string]string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return writeIfChanged(path, data, EnvironmentFileMode)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return false, fmt.Errorf("services: create %s: %w", filepath.Dir(path), err)
+	}
+	return fsutil.WriteFileIfChanged(path, data, EnvironmentFileMode)
 }

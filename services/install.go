@@ -2,11 +2,11 @@ package services
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // unitFileMode: unit files hold no secrets (those live in the environment
@@ -26,7 +26,10 @@ func (m *Manager) Install(ctx context.Context, uf UnitFile) (bool, error) {
 	if len(uf.Content) == 0 {
 		return false, &ValidationError{Field: "UnitFile.Content", Problem: "is empty; render the unit first (WebUnit.Render, WorkerUnit.Render)"}
 	}
-	written, err := writeIfChanged(m.UnitPath(uf.Name), uf.Content, unitFileMode)
+	if err := os.MkdirAll(m.cfg.UnitDir, 0o755); err != nil {
+		return false, fmt.Errorf("services: create %s: %w", m.cfg.UnitDir, err)
+	}
+	written, err := fsutil.WriteFileIfChanged(m.UnitPath(uf.Name), uf.Content, unitFileMode)
 	if err != nil {
 		return false, err
 	}
@@ -66,7 +69,7 @@ func (m *Manager) Uninstall(ctx context.Context, name string) (bool, error) {
 		changed = len(changes) > 0
 	}
 	for _, p := range []string{m.UnitPath(name), m.UnitPath(name) + ".d"} {
-		removed, err := removeIfExists(p)
+		removed, err := fsutil.RemoveAllIfExists(p)
 		if err != nil {
 			return changed, err
 		}
@@ -81,14 +84,4 @@ func (m *Manager) Uninstall(ctx context.Context, name string) (bool, error) {
 	// Forget a failed state so the unit does not linger in `systemctl --failed`.
 	_ = m.conn.ResetFailedUnitContext(ctx, name)
 	return true, nil
-}
-
-func removeIfExists(path string) (bool, error) {
-	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	if err := os.RemoveAll(path); err != nil {
-		return false, fmt.Errorf("services: remove %s: %w", path, err)
-	}
-	return true, syncDir(filepath.Dir(path))
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -72,27 +71,6 @@ func BenchmarkLockContended4Procs(b *testing.B) {
 				c.wait(b)
 			}
 			b.ReportMetric(float64(acquired)/float64(b.N), "child-acq/op")
-		})
-	}
-}
-
-// An atomic marker write of a ~200-byte JSON document, durable (fsync of the
-// file and the directory), on both write paths.
-func BenchmarkWriteFileAtomic(b *testing.B) {
-	data, err := encodeMarker(InstalledVersion{
-		Version: "7.11.2", Checksum: testSum("7.11.2"), InstalledAt: testEpoch, Unit: "concourse-ci-machine/0",
-	})
-	require.NoError(b, err)
-	for name, w := range map[string]atomicWriter{"tmpfile": {}, "plain-temp": {plainTemp: true}} {
-		b.Run(fmt.Sprintf("%s/%dB", name, len(data)), func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), InstalledVersionFile)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := w.write(path, data, 0o644); err != nil {
-					b.Fatal(err)
-				}
-			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // Installer puts Concourse releases on the shared volume, once per cluster:
@@ -179,7 +180,7 @@ func (in *Installer) download(ctx context.Context, m *fsm.InstallMachine, versio
 		return nil, fmt.Errorf("move the verified release into place: %w", err)
 	}
 	partial = ""
-	if err := syncDir(in.v.Path(ReleasesDir)); err != nil {
+	if err := fsutil.SyncDir(in.v.Path(ReleasesDir)); err != nil {
 		return nil, err
 	}
 	return info, nil

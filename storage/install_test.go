@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
@@ -285,7 +286,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 			if tc.namesItself {
 				go func() {
 					time.Sleep(2 * holderGrace) // the holder's fsync, slowed down
-					_ = WriteFileAtomic(holderVol.Path(LockHolderFile), record, 0o644)
+					_ = fsutil.WriteFile(holderVol.Path(LockHolderFile), record, 0o644)
 				}()
 			}
 

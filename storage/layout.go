@@ -1,6 +1,10 @@
 package storage
 
-import "io/fs"
+import (
+	"io/fs"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+)
 
 // Names on the shared volume. Every on-volume name lives here and nowhere else.
 const (
@@ -18,7 +22,7 @@ const (
 
 	// TempInfix marks WriteFileAtomic's temporary files: <name>.tmp-atomic-<random>.
 	// A lock holder removes strays of these from the volume root and releases/.
-	TempInfix = ".tmp-atomic-"
+	TempInfix = fsutil.TempInfix
 	// ProbePrefix names the file OpenVolume writes and removes to prove the
 	// volume is writable; a lock holder removes strays of these too.
 	ProbePrefix = ".write-probe-"

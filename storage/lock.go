@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -128,7 +129,7 @@ func (l *Lock) afterAcquire() error {
 	// recover, and write ours again.
 	first := l.writeHolder()
 	if first != nil {
-		if err := removeIfExists(l.v.Path(LockHolderFile)); err != nil {
+		if err := fsutil.RemoveIfExists(l.v.Path(LockHolderFile)); err != nil {
 			l.holderErr = fmt.Errorf("remove the stale lock holder record: %w", err)
 		}
 	}
@@ -154,10 +155,10 @@ func (l *Lock) writeHolder() error {
 	// named temporary file, which is cheaper than O_TMPFILE on ext4 (a stray
 	// one is cleaned up by the next holder).
 	w := l.v.cfg.atomic
-	w.noSync = true
-	w.plainTemp = true
-	if err := w.write(l.v.Path(LockHolderFile), data, 0o644); err != nil {
-		_ = removeIfExists(l.v.Path(LockHolderFile))
+	w.NoSync = true
+	w.PlainTemp = true
+	if err := w.WriteFile(l.v.Path(LockHolderFile), data, 0o644); err != nil {
+		_ = fsutil.RemoveIfExists(l.v.Path(LockHolderFile))
 		return fmt.Errorf("record the lock holder (the lock is held all the same; others see an unnamed holder): %w", err)
 	}
 	return nil
@@ -191,7 +192,7 @@ func (l *Lock) Release() error {
 	l.file = nil
 	// Remove the record before unlocking, so it never names a former holder
 	// while someone else holds the lock.
-	errRecord := removeIfExists(l.v.Path(LockHolderFile))
+	errRecord := fsutil.RemoveIfExists(l.v.Path(LockHolderFile))
 	errUnlock := unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	errClose := f.Close()
 	if err := errors.Join(errRecord, errUnlock, errClose); err != nil {

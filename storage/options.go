@@ -1,6 +1,10 @@
 package storage
 
-import "time"
+import (
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+)
 
 // Default lock polling: start short so an uncontended wait is quick, double,
 // and cap so that a long wait does not hammer a network filesystem.
@@ -14,7 +18,7 @@ type config struct {
 	now         func() time.Time
 	pollInitial time.Duration
 	pollMax     time.Duration
-	atomic      atomicWriter
+	atomic      fsutil.Writer
 }
 
 func defaultConfig() config {

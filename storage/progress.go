@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // StuckAfter is how old a progress marker of a held lock may get before the
@@ -42,17 +44,17 @@ func (l *Lock) WriteProgress(p Progress) error {
 		return err
 	}
 	return l.held(func() error {
-		return l.v.cfg.atomic.write(l.v.Path(ProgressFile), data, 0o644)
+		return l.v.cfg.atomic.WriteFile(l.v.Path(ProgressFile), data, 0o644)
 	})
 }
 
 // ClearProgress removes the progress marker; it is idempotent.
 func (l *Lock) ClearProgress() error {
 	return l.held(func() error {
-		if err := removeIfExists(l.v.Path(ProgressFile)); err != nil {
+		if err := fsutil.RemoveIfExists(l.v.Path(ProgressFile)); err != nil {
 			return fmt.Errorf("clear the progress marker: %w", err)
 		}
-		return syncDir(l.v.root)
+		return fsutil.SyncDir(l.v.root)
 	})
 }
 

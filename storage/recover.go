@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // recoverStale runs right after the lock is taken. A progress marker found
@@ -30,14 +32,14 @@ func (l *Lock) recoverStale() error {
 		}
 	}
 	if p != nil {
-		if err := removeIfExists(marker); err != nil {
+		if err := fsutil.RemoveIfExists(marker); err != nil {
 			return fmt.Errorf("remove the stale progress marker: %w", err)
 		}
 		l.recovered = p
 		l.removed = append(l.removed, marker)
 	}
 	if len(l.removed) > 0 {
-		return syncDir(l.v.root)
+		return fsutil.SyncDir(l.v.root)
 	}
 	return nil
 }

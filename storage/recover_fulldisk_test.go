@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,7 +32,7 @@ func fullDiskVolume(t *testing.T) *Volume {
 // requireDiskFull proves that nothing more can be written on v.
 func requireDiskFull(t *testing.T, v *Volume) {
 	t.Helper()
-	err := WriteFileAtomic(v.Path("sanity"), []byte("x"), 0o644)
+	err := fsutil.WriteFile(v.Path("sanity"), []byte("x"), 0o644)
 	require.ErrorIs(t, err, syscall.ENOSPC, "the fixture must fill the disk")
 	assert.NoFileExists(t, v.Path("sanity"))
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // ReleaseBinary is the concourse executable inside a release directory.
@@ -59,7 +61,7 @@ func writeReleaseInfo(dir string, info ReleaseInfo) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(dir, ReleaseInfoFile), data, 0o644)
+	return fsutil.WriteFile(filepath.Join(dir, ReleaseInfoFile), data, 0o644)
 }
 
 // ListReleases returns the complete-looking release versions under

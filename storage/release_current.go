@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // ErrCurrentNotSymlink means `current` exists but is not a symlink into
@@ -45,12 +47,12 @@ func (l *Lock) ActivateRelease(version string) error {
 // pointCurrent does the switch; callers check the release first.
 func (v *Volume) pointCurrent(version string) error {
 	link := v.Path(CurrentLink)
-	tmp := tempName(link)
+	tmp := fsutil.TempName(link)
 	target := filepath.Join(ReleasesDir, version) // relative: survives a different mount point
 	if err := os.Symlink(target, tmp); err != nil {
 		return fmt.Errorf("switch current to %s: %w", version, err)
 	}
-	if err := v.cfg.atomic.commit(tmp, link, v.root); err != nil {
+	if err := v.cfg.atomic.Commit(tmp, link); err != nil {
 		return fmt.Errorf("switch current to %s: %w", version, err)
 	}
 	return nil

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // DefaultKeepReleases is how many releases stay on the volume: the one in
@@ -36,7 +36,8 @@ func (l *Lock) PruneReleases(keep int, protected []string) ([]string, error) {
 	if iv, err := l.v.ReadInstalledVersion(); err == nil && iv != nil {
 		keepSet[iv.Version] = true
 	}
-	slices.SortFunc(versions, func(a, b string) int { return -CompareVersions(a, b) })
+	// ListReleases returns only names ValidateVersion accepts.
+	slices.SortFunc(versions, func(a, b string) int { return version.MustParse(b).Compare(version.MustParse(a)) })
 	var removed []string
 	for i, version := range versions {
 		if i < keep || keepSet[version] {
@@ -49,38 +50,4 @@ func (l *Lock) PruneReleases(keep int, protected []string) ([]string, error) {
 		removed = append(removed, version)
 	}
 	return removed, nil
-}
-
-// CompareVersions orders release versions: dot-, dash- and plus-separated
-// parts compare numerically when both are numbers, else as strings, and a
-// version with more parts is newer (7.14.3 < 7.14.10 < 8.0.0).
-func CompareVersions(a, b string) int {
-	split := func(s string) []string {
-		return strings.FieldsFunc(s, func(r rune) bool { return r == '.' || r == '-' || r == '+' || r == '_' })
-	}
-	pa, pb := split(a), split(b)
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		na, errA := strconv.ParseUint(pa[i], 10, 64)
-		nb, errB := strconv.ParseUint(pb[i], 10, 64)
-		var c int
-		if errA == nil && errB == nil {
-			c = cmpUint(na, nb)
-		} else {
-			c = strings.Compare(pa[i], pb[i])
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return cmpUint(uint64(len(pa)), uint64(len(pb)))
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

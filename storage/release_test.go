@@ -111,20 +111,28 @@ func TestInstallPrunesOldReleases(t *testing.T) {
 	assert.Equal(t, []string{"7.13.0"}, lastPruned)
 }
 
-func TestCompareVersions(t *testing.T) {
+// A release candidate is older than its release: pruning keeps the newest
+// releases by semantic versioning, so 7.14.3 outlives 7.14.3-rc.1.
+func TestPruneOrdersReleaseCandidatesBeforeTheirRelease(t *testing.T) {
 	t.Parallel()
-	ordered := []string{"1.0.0", "7.9.1", "7.10.0", "7.14.3", "7.14.3-rc.1", "7.14.10", "8.0.0"}
-	for i := range ordered {
-		for j := range ordered {
-			want := 0
-			if i < j {
-				want = -1
-			} else if i > j {
-				want = 1
-			}
-			assert.Equal(t, want, CompareVersions(ordered[i], ordered[j]), "%s vs %s", ordered[i], ordered[j])
-		}
+	srv := releasetest.NewServer()
+	t.Cleanup(srv.Close)
+	versions := []string{"7.14.3", "7.14.3-rc.1", "7.14.4"}
+	for _, ver := range versions {
+		srv.AddRelease(ver, releasetest.Tarball(ver))
 	}
+	v := testVolume(t)
+	var res *InstallResult
+	for _, ver := range versions {
+		opts := installOpts("concourse/0", srv.BaseURL(), &recorder{})
+		var err error
+		res, err = NewInstaller(v, opts).Install(context.Background(), ver)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, []string{"7.14.3-rc.1"}, res.Pruned)
+	left, err := v.ListReleases()
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"7.14.3", "7.14.4"}, left)
 }
 
 func TestCurrentVersion(t *testing.T) {

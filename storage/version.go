@@ -45,7 +45,7 @@ func (l *Lock) WriteInstalledVersion(iv InstalledVersion) error {
 		if !isRealDir(dir) {
 			return fmt.Errorf("write the version marker for %s: %w: %s must be a directory first", iv.Version, ErrReleaseNotInPlace, dir)
 		}
-		return l.v.cfg.atomic.write(l.v.Path(InstalledVersionFile), data, 0o644)
+		return l.v.cfg.atomic.WriteFile(l.v.Path(InstalledVersionFile), data, 0o644)
 	})
 }
 

@@ -1,14 +1,14 @@
 package storage
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // Volume is the shared volume mounted at one root directory.
@@ -110,7 +110,7 @@ func checkRoot(root string) (string, error) {
 
 // probeWritable writes one byte to a fresh file under root and removes it.
 func probeWritable(root string) error {
-	name := filepath.Join(root, ProbePrefix+randomHex(8))
+	name := filepath.Join(root, ProbePrefix+fsutil.RandomHex(8))
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return writeProbeError(root, err)
@@ -175,12 +175,6 @@ func ensureDir(path string, mode os.FileMode) error {
 		}
 	}
 	return nil
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
 }
 
 // describeType names a non-directory file type for messages.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
 // ErrNoVolumeID says the volume has no sharing-proof token yet.
@@ -24,8 +26,8 @@ func (l *Lock) EnsureVolumeID() (string, error) {
 		if !errors.Is(err, ErrNoVolumeID) {
 			return err
 		}
-		id = randomHex(volumeIDLen / 2)
-		return l.v.cfg.atomic.write(l.v.Path(VolumeIDFile), []byte(id+"\n"), 0o644)
+		id = fsutil.RandomHex(volumeIDLen / 2)
+		return l.v.cfg.atomic.WriteFile(l.v.Path(VolumeIDFile), []byte(id+"\n"), 0o644)
 	})
 	if err != nil {
 		return "", err

@@ -5,15 +5,18 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 )
 
 // WorkerDirName is the directory name of a unit's worker dir: "app/N"
 // becomes "app-N". The mapping is one-to-one because N has no '-'.
 func WorkerDirName(unit string) (string, error) {
-	if err := ValidateUnitName(unit); err != nil {
-		return "", err
+	n, err := unitname.Parse(unit)
+	if err != nil {
+		return "", &ValueError{Field: fieldUnitName, Value: unit, Reason: err.(*unitname.Error).Reason, Err: err}
 	}
-	return strings.Replace(unit, "/", "-", 1), nil
+	return n.Slug(), nil
 }
 
 // WorkerDir creates workers/<app>-<N>/ with mode 0700 if needed and returns

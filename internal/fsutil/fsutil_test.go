@@ -1,9 +1,10 @@
-package storage
+package fsutil
 
 import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,12 +17,12 @@ import (
 // Both write paths (O_TMPFILE+linkat, and the named temporary file used
 // where O_TMPFILE is refused) create and replace files with exact modes and
 // leave no temporary file behind.
-func TestWriteFileAtomic(t *testing.T) {
+func TestWriteFile(t *testing.T) {
 	t.Parallel()
-	writers := map[string]atomicWriter{
+	writers := map[string]Writer{
 		"tmpfile":    {},
-		"plain temp": {plainTemp: true},
-		"no sync":    {noSync: true},
+		"plain temp": {PlainTemp: true},
+		"no sync":    {NoSync: true},
 	}
 	for name, w := range writers {
 		t.Run(name, func(t *testing.T) {
@@ -29,14 +30,14 @@ func TestWriteFileAtomic(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "marker.json")
 
-			require.NoError(t, w.write(path, []byte(`{"v":1}`), 0o600))
+			require.NoError(t, w.WriteFile(path, []byte(`{"v":1}`), 0o600))
 			assertFile(t, path, `{"v":1}`, 0o600)
 
 			// 0666 survives the umask (022 here): the mode is set by chmod.
-			require.NoError(t, w.write(path, []byte(`{"v":2}`), 0o666))
+			require.NoError(t, w.WriteFile(path, []byte(`{"v":2}`), 0o666))
 			assertFile(t, path, `{"v":2}`, 0o666)
 
-			require.NoError(t, w.write(path, nil, 0o644))
+			require.NoError(t, w.WriteFile(path, nil, 0o644))
 			assertFile(t, path, "", 0o644)
 
 			assertOnlyEntries(t, dir, "marker.json")
@@ -44,11 +45,23 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicPublicFunction(t *testing.T) {
+func TestWriteFileIfChanged(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), ".installed_version")
-	require.NoError(t, WriteFileAtomic(path, []byte("x\n"), 0o644))
-	assertFile(t, path, "x\n", 0o644)
+	path := filepath.Join(t.TempDir(), "unit.service")
+	wrote, err := WriteFileIfChanged(path, []byte("a"), 0o644)
+	require.NoError(t, err)
+	assert.True(t, wrote, "a missing file is written")
+	wrote, err = WriteFileIfChanged(path, []byte("a"), 0o644)
+	require.NoError(t, err)
+	assert.False(t, wrote, "the same content and mode is left alone")
+	wrote, err = WriteFileIfChanged(path, []byte("a"), 0o600)
+	require.NoError(t, err)
+	assert.True(t, wrote, "a mode change rewrites")
+	assertFile(t, path, "a", 0o600)
+	wrote, err = WriteFileIfChanged(path, []byte("b"), 0o600)
+	require.NoError(t, err)
+	assert.True(t, wrote, "a content change rewrites")
+	assertFile(t, path, "b", 0o600)
 }
 
 // The O_TMPFILE path really is taken where the filesystem supports it.
@@ -56,23 +69,23 @@ func TestLinkTmpfileOnThisFilesystem(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	tmp := filepath.Join(dir, "f"+TempInfix+"1")
-	require.NoError(t, atomicWriter{}.linkTmpfile(dir, tmp, []byte("whole"), 0o640))
+	require.NoError(t, Writer{}.linkTmpfile(dir, tmp, []byte("whole"), 0o640))
 	assertFile(t, tmp, "whole", 0o640)
 }
 
-func TestWriteFileAtomicErrors(t *testing.T) {
+func TestWriteFileErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for name, w := range map[string]atomicWriter{"tmpfile": {}, "plain temp": {plainTemp: true}} {
+	for name, w := range map[string]Writer{"tmpfile": {}, "plain temp": {PlainTemp: true}} {
 		t.Run(name+"/missing directory", func(t *testing.T) {
-			err := w.write(filepath.Join(dir, "no", "such", "file"), []byte("x"), 0o644)
+			err := w.WriteFile(filepath.Join(dir, "no", "such", "file"), []byte("x"), 0o644)
 			require.ErrorIs(t, err, fs.ErrNotExist)
 			assert.Contains(t, err.Error(), "write "+filepath.Join(dir, "no", "such", "file")+" atomically")
 		})
 		t.Run(name+"/target is a directory", func(t *testing.T) {
 			target := filepath.Join(dir, name+"-dir")
 			require.NoError(t, os.Mkdir(target, 0o755))
-			err := w.write(target, []byte("x"), 0o644)
+			err := w.WriteFile(target, []byte("x"), 0o644)
 			require.Error(t, err)
 			assert.DirExists(t, target)
 		})
@@ -81,19 +94,17 @@ func TestWriteFileAtomicErrors(t *testing.T) {
 }
 
 // A write that does not fit loses nothing: the old file stays whole and no
-// temporary file is left. Each write path gets its own small tmpfs: space
-// freed by a failed write may come back only after a child process forked
-// meanwhile by a parallel test has exec'ed (it briefly shares our fds).
-func TestWriteFileAtomicFullDiskKeepsOldContent(t *testing.T) {
+// temporary file is left. Each write path gets its own small tmpfs.
+func TestWriteFileFullDiskKeepsOldContent(t *testing.T) {
 	t.Parallel()
-	for name, w := range map[string]atomicWriter{"tmpfile": {}, "plain temp": {plainTemp: true}} {
+	for name, w := range map[string]Writer{"tmpfile": {}, "plain temp": {PlainTemp: true}} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			volMountTmpfs(t, dir, "1m")
+			mountTmpfs(t, dir, "1m")
 			path := filepath.Join(dir, "marker")
-			require.NoError(t, w.write(path, []byte("old"), 0o644))
-			err := w.write(path, make([]byte, 2<<20), 0o644)
+			require.NoError(t, w.WriteFile(path, []byte("old"), 0o644))
+			err := w.WriteFile(path, make([]byte, 2<<20), 0o644)
 			require.ErrorIs(t, err, syscall.ENOSPC)
 			assertFile(t, path, "old", 0o644)
 			assertOnlyEntries(t, dir, "marker")
@@ -120,6 +131,33 @@ func TestTmpfileUnsupported(t *testing.T) {
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, tmpfileUnsupported(tc.err), "%v", tc.err)
 	}
+}
+
+func TestRemoveIfExists(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	require.NoError(t, RemoveIfExists(path), "a missing file is already removed")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	require.NoError(t, RemoveIfExists(path))
+	assert.NoFileExists(t, path)
+
+	tree := filepath.Join(dir, "tree")
+	removed, err := RemoveAllIfExists(tree)
+	require.NoError(t, err)
+	assert.False(t, removed)
+	require.NoError(t, os.MkdirAll(filepath.Join(tree, "a", "b"), 0o755))
+	removed, err = RemoveAllIfExists(tree)
+	require.NoError(t, err)
+	assert.True(t, removed)
+	assert.NoDirExists(t, tree)
+}
+
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
+	require.NoError(t, err, "mount a %s tmpfs (the tests run as root): %s", size, out)
+	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
 }
 
 func assertFile(t *testing.T, path, content string, perm fs.FileMode) {
