@@ -3,16 +3,21 @@ package fsm
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
-// RecordSchema is the newest record layout this charm reads and the one it
-// writes. Bump it when a key's meaning changes; older charms then refuse the
-// record instead of misreading it.
-const RecordSchema = 1
+// RecordSchema and AckSchema are the newest layouts this charm reads and the
+// ones it writes. Bump one when a key's meaning changes; older charms then
+// refuse the data instead of misreading it.
+const (
+	RecordSchema = 2
+	AckSchema    = 1
+)
 
 // KeyPrefix starts every key the upgrade machine owns in a relation bag.
 // Keys without it belong to other parts of the charm and are left alone;
@@ -24,59 +29,71 @@ const (
 	KeySchema          = KeyPrefix + "schema"
 	KeyPhase           = KeyPrefix + "phase"
 	KeyGeneration      = KeyPrefix + "generation"
+	KeyRevision        = KeyPrefix + "revision"
 	KeyVersion         = KeyPrefix + "version"
 	KeyTargetVersion   = KeyPrefix + "target-version"
 	KeyPreviousVersion = KeyPrefix + "previous-version"
 	KeyInitiatedBy     = KeyPrefix + "initiated-by"
 	KeyInitiatedAt     = KeyPrefix + "initiated-at"
-	KeyDeadline        = KeyPrefix + "deadline"
-	KeyStaged          = KeyPrefix + "staged"
+	KeyPrepareTimeout  = KeyPrefix + "prepare-timeout"
+	KeyMembers         = KeyPrefix + "members"
+	KeyOutcome         = KeyPrefix + "outcome"
 	KeyLastError       = KeyPrefix + "last-error"
 )
 
-// Ack keys (each unit's own bag). The generation key is shared in name only:
-// the bags are different.
+// Ack keys (each unit's own bag).
 const (
-	KeyAckGeneration       = KeyPrefix + "generation"
-	KeyAckReadyForDownload = KeyPrefix + "ready-for-download"
-	KeyAckRunningVersion   = KeyPrefix + "running-version"
-	KeyAckError            = KeyPrefix + "error"
+	KeyAckSchema        = KeyPrefix + "ack-schema"
+	KeyAckGeneration    = KeyPrefix + "generation"
+	KeyAckSeen          = KeyPrefix + "seen-revision"
+	KeyAckWorkerStopped = KeyPrefix + "worker-stopped"
+	KeyAckStaged        = KeyPrefix + "staged"
+	KeyAckRunning       = KeyPrefix + "running-version"
+	KeyAckError         = KeyPrefix + "error"
 )
 
 func recordKeys() []string {
-	return []string{KeySchema, KeyPhase, KeyGeneration, KeyVersion, KeyTargetVersion, KeyPreviousVersion,
-		KeyInitiatedBy, KeyInitiatedAt, KeyDeadline, KeyStaged, KeyLastError}
+	return []string{KeySchema, KeyPhase, KeyGeneration, KeyRevision, KeyVersion, KeyTargetVersion, KeyPreviousVersion,
+		KeyInitiatedBy, KeyInitiatedAt, KeyPrepareTimeout, KeyMembers, KeyOutcome, KeyLastError}
 }
 
 func ackKeys() []string {
-	return []string{KeyAckGeneration, KeyAckReadyForDownload, KeyAckRunningVersion, KeyAckError}
+	return []string{KeyAckSchema, KeyAckGeneration, KeyAckSeen, KeyAckWorkerStopped, KeyAckStaged, KeyAckRunning, KeyAckError}
 }
 
 // ErrDecode is matched (errors.Is) by every *DecodeError.
 var ErrDecode = errors.New("undecodable upgrade relation data")
 
+// DecodeKind says why relation data could not be read.
+type DecodeKind int
+
+// Why a bag did not decode.
+const (
+	// DecodeMalformed: a value is not what this charm writes (edited by
+	// hand, or corrupted).
+	DecodeMalformed DecodeKind = iota
+	// DecodeNewer: a newer charm revision wrote it (a newer schema, an
+	// unknown key or phase).
+	DecodeNewer
+)
+
 // DecodeError names the key and value that could not be read. Nothing was
 // changed: the bag still holds what was there.
 type DecodeError struct {
 	// Bag is "upgrade record" or "upgrade ack".
-	Bag    string
-	Key    string
-	Value  string
-	Reason string
+	Bag     string
+	Key     string
+	Value   string
+	Problem string
+	Kind    DecodeKind
 }
 
 func (e *DecodeError) Error() string {
-	return fmt.Sprintf("%s: key %q = %q: %s", e.Bag, e.Key, e.Value, e.Reason)
+	return fmt.Sprintf("%s: key %q = %q: %s", e.Bag, e.Key, e.Value, e.Problem)
 }
 
 // Is lets errors.Is(err, ErrDecode) hold.
 func (e *DecodeError) Is(target error) bool { return target == ErrDecode }
-
-// Reasons that tell the operator what to do.
-const (
-	reasonEdited = "not what this charm writes; was the relation data edited by hand? Put the key back as it was (juju exec on the leader: relation-set --app), the charm refuses to guess"
-	reasonNewer  = "written by a newer revision of the charm: refresh every unit to that revision (`juju refresh APP`)"
-)
 
 // EncodeRecord returns the application-bag keys for r. Every key the record
 // owns is present; an empty value means "absent" and makes Juju delete the
@@ -87,13 +104,15 @@ func EncodeRecord(r Record) (map[string]string, error) {
 		KeySchema:          strconv.Itoa(RecordSchema),
 		KeyPhase:           r.Phase.String(),
 		KeyGeneration:      strconv.FormatUint(r.Generation, 10),
-		KeyVersion:         r.Version,
-		KeyTargetVersion:   r.TargetVersion,
-		KeyPreviousVersion: r.PreviousVersion,
+		KeyRevision:        strconv.FormatUint(r.Revision, 10),
+		KeyVersion:         r.Version.String(),
+		KeyTargetVersion:   r.TargetVersion.String(),
+		KeyPreviousVersion: r.PreviousVersion.String(),
 		KeyInitiatedBy:     r.InitiatedBy,
 		KeyInitiatedAt:     formatTime(r.InitiatedAt),
-		KeyDeadline:        formatTime(r.Deadline),
-		KeyStaged:          strconv.FormatBool(r.Staged),
+		KeyPrepareTimeout:  formatDuration(r.PrepareTimeout),
+		KeyMembers:         strings.Join(r.Members, ","),
+		KeyOutcome:         string(r.Outcome),
 		KeyLastError:       r.LastError,
 	}
 	if _, err := DecodeRecord(bag); err != nil {
@@ -104,14 +123,14 @@ func EncodeRecord(r Record) (map[string]string, error) {
 
 // DecodeRecord reads the record from an application bag. Keys outside
 // KeyPrefix are ignored; an empty or absent value counts as absent. A bag
-// with none of the record's keys is a fresh relation: the zero Record (idle,
-// generation 0).
+// with none of the record's keys is a fresh relation (or a wiped one): the
+// zero Record.
 func DecodeRecord(bag map[string]string) (Record, error) {
 	d := decoder{bag: "upgrade record", values: ownedValues(bag)}
 	if len(d.values) == 0 {
 		return Record{}, nil
 	}
-	if err := d.schema(); err != nil {
+	if err := d.schema(KeySchema, RecordSchema); err != nil {
 		return Record{}, err
 	}
 	if err := d.onlyKnown(recordKeys()); err != nil {
@@ -119,28 +138,35 @@ func DecodeRecord(bag map[string]string) (Record, error) {
 	}
 	var r Record
 	var err error
-	if r.Phase, err = d.phase(KeyPhase); err != nil {
-		return Record{}, err
+	r.Phase, err = d.phase(KeyPhase)
+	if err == nil {
+		r.Generation, err = d.uint(KeyGeneration, true)
 	}
-	if r.Generation, err = d.generation(KeyGeneration); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.Revision, err = d.uint(KeyRevision, true)
 	}
-	if r.Version, err = d.version(KeyVersion); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.Version, err = d.version(KeyVersion)
 	}
-	if r.TargetVersion, err = d.version(KeyTargetVersion); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.TargetVersion, err = d.version(KeyTargetVersion)
 	}
-	if r.PreviousVersion, err = d.version(KeyPreviousVersion); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.PreviousVersion, err = d.version(KeyPreviousVersion)
 	}
-	if r.InitiatedAt, err = d.time(KeyInitiatedAt); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.InitiatedAt, err = d.time(KeyInitiatedAt)
 	}
-	if r.Deadline, err = d.time(KeyDeadline); err != nil {
-		return Record{}, err
+	if err == nil {
+		r.PrepareTimeout, err = d.duration(KeyPrepareTimeout)
 	}
-	if r.Staged, err = d.bool(KeyStaged); err != nil {
+	if err == nil {
+		r.Members, err = d.members(KeyMembers)
+	}
+	if err == nil {
+		r.Outcome, err = d.outcome(KeyOutcome)
+	}
+	if err != nil {
 		return Record{}, err
 	}
 	r.InitiatedBy = d.values[KeyInitiatedBy]
@@ -155,10 +181,13 @@ func DecodeRecord(bag map[string]string) (Record, error) {
 // EncodeRecord.
 func EncodeAck(a Ack) (map[string]string, error) {
 	bag := map[string]string{
-		KeyAckGeneration:       strconv.FormatUint(a.Generation, 10),
-		KeyAckReadyForDownload: strconv.FormatBool(a.ReadyForDownload),
-		KeyAckRunningVersion:   a.RunningVersion,
-		KeyAckError:            a.Error,
+		KeyAckSchema:        strconv.Itoa(AckSchema),
+		KeyAckGeneration:    strconv.FormatUint(a.Generation, 10),
+		KeyAckSeen:          strconv.FormatUint(a.Seen, 10),
+		KeyAckWorkerStopped: strconv.FormatBool(a.WorkerStopped),
+		KeyAckStaged:        strconv.FormatBool(a.Staged),
+		KeyAckRunning:       a.Running.String(),
+		KeyAckError:         a.Error,
 	}
 	if _, err := DecodeAck(bag); err != nil {
 		return nil, fmt.Errorf("encode upgrade ack: %w", err)
@@ -173,35 +202,39 @@ func DecodeAck(bag map[string]string) (Ack, error) {
 	if len(d.values) == 0 {
 		return Ack{}, nil
 	}
+	if err := d.schema(KeyAckSchema, AckSchema); err != nil {
+		return Ack{}, err
+	}
 	if err := d.onlyKnown(ackKeys()); err != nil {
 		return Ack{}, err
 	}
 	var a Ack
 	var err error
-	if a.Generation, err = d.generation(KeyAckGeneration); err != nil {
-		return Ack{}, err
+	a.Generation, err = d.uint(KeyAckGeneration, true)
+	if err == nil {
+		a.Seen, err = d.uint(KeyAckSeen, true)
 	}
-	if a.ReadyForDownload, err = d.bool(KeyAckReadyForDownload); err != nil {
-		return Ack{}, err
+	if err == nil {
+		a.WorkerStopped, err = d.bool(KeyAckWorkerStopped)
 	}
-	if a.RunningVersion, err = d.version(KeyAckRunningVersion); err != nil {
+	if err == nil {
+		a.Staged, err = d.bool(KeyAckStaged)
+	}
+	if err == nil {
+		a.Running, err = d.version(KeyAckRunning)
+	}
+	if err != nil {
 		return Ack{}, err
 	}
 	a.Error = d.values[KeyAckError]
-	switch {
-	case a.ReadyForDownload && a.RunningVersion != "":
-		return Ack{}, d.fail(KeyAckRunningVersion, "a unit ready for download has its worker stopped, so it runs no version; "+reasonEdited)
-	case a.ReadyForDownload && a.Generation == 0:
-		return Ack{}, d.fail(KeyAckGeneration, "a ready-for-download ack must name the generation it answers; "+reasonEdited)
-	}
 	return a, nil
 }
 
-// ownedValues keeps the non-empty values of the upgrade's own keys.
+// ownedValues keeps the non-empty values of keys with the upgrade prefix.
 func ownedValues(bag map[string]string) map[string]string {
 	owned := map[string]string{}
 	for k, v := range bag {
-		if strings.HasPrefix(k, KeyPrefix) && v != "" {
+		if v != "" && strings.HasPrefix(k, KeyPrefix) {
 			owned[k] = v
 		}
 	}
@@ -212,7 +245,14 @@ func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(time.RFC3339)
+}
+
+func formatDuration(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // decoder reads typed values out of one bag and names the key on failure.
@@ -221,38 +261,38 @@ type decoder struct {
 	values map[string]string
 }
 
-func (d decoder) fail(key, reason string) error {
-	return &DecodeError{Bag: d.bag, Key: key, Value: d.values[key], Reason: reason}
+func (d decoder) fail(key string, kind DecodeKind, problem string) error {
+	return &DecodeError{Bag: d.bag, Key: key, Value: d.values[key], Problem: problem, Kind: kind}
 }
 
-func (d decoder) schema() error {
-	raw, ok := d.values[KeySchema]
+func (d decoder) schema(key string, newest int) error {
+	raw, ok := d.values[key]
 	if !ok {
-		return d.fail(KeySchema, "missing while other upgrade keys are set; "+reasonEdited)
+		return d.fail(key, DecodeMalformed, "missing while other upgrade keys are set")
 	}
 	n, err := strconv.ParseUint(raw, 10, 32)
 	switch {
 	case err != nil || n == 0:
-		return d.fail(KeySchema, "not a schema number; "+reasonEdited)
-	case n > RecordSchema:
-		return d.fail(KeySchema, fmt.Sprintf("schema %d is newer than this charm reads (%d); %s", n, RecordSchema, reasonNewer))
+		return d.fail(key, DecodeMalformed, "not a schema number")
+	case n > uint64(newest):
+		return d.fail(key, DecodeNewer, fmt.Sprintf("schema %d is newer than this charm reads (%d)", n, newest))
+	case n < uint64(newest):
+		return d.fail(key, DecodeMalformed, fmt.Sprintf("schema %d was never released; this charm reads %d", n, newest))
 	}
 	return nil
 }
 
+// onlyKnown refuses keys with the prefix that this bag does not have (a
+// newer charm's keys).
 func (d decoder) onlyKnown(known []string) error {
-	isKnown := map[string]bool{}
-	for _, k := range known {
-		isKnown[k] = true
-	}
 	keys := make([]string, 0, len(d.values))
 	for k := range d.values {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
-		if !isKnown[k] {
-			return d.fail(k, "unknown key, probably "+reasonNewer)
+		if !slices.Contains(known, k) {
+			return d.fail(k, DecodeNewer, "unknown key")
 		}
 	}
 	return nil
@@ -261,36 +301,40 @@ func (d decoder) onlyKnown(known []string) error {
 func (d decoder) phase(key string) (Phase, error) {
 	raw, ok := d.values[key]
 	if !ok {
-		return 0, d.fail(key, "missing; "+reasonEdited)
+		return 0, d.fail(key, DecodeMalformed, "missing")
 	}
 	p, ok := ParsePhase(raw)
 	if !ok {
-		return 0, d.fail(key, fmt.Sprintf("unknown phase (this charm knows %s); %s", strings.Join(phaseNames(), ", "), reasonNewer))
+		return 0, d.fail(key, DecodeNewer, fmt.Sprintf("unknown phase (this charm knows %s)", strings.Join(phaseNames(), ", ")))
 	}
 	return p, nil
 }
 
-func (d decoder) generation(key string) (uint64, error) {
+func (d decoder) uint(key string, required bool) (uint64, error) {
 	raw, ok := d.values[key]
 	if !ok {
-		return 0, d.fail(key, "missing; "+reasonEdited)
+		if required {
+			return 0, d.fail(key, DecodeMalformed, "missing")
+		}
+		return 0, nil
 	}
 	n, err := strconv.ParseUint(raw, 10, 64)
 	if err != nil {
-		return 0, d.fail(key, "not a non-negative whole number; "+reasonEdited)
+		return 0, d.fail(key, DecodeMalformed, "not a non-negative whole number")
 	}
 	return n, nil
 }
 
-func (d decoder) version(key string) (string, error) {
+func (d decoder) version(key string) (version.Version, error) {
 	raw, ok := d.values[key]
 	if !ok {
-		return "", nil
+		return version.Version{}, nil
 	}
-	if err := ValidateVersion(raw); err != nil {
-		return "", d.fail(key, "not a release version like 7.14.3; "+reasonEdited)
+	v, err := version.Parse(raw)
+	if err != nil || v.String() != raw {
+		return version.Version{}, d.fail(key, DecodeMalformed, "not a release version like 7.14.3")
 	}
-	return raw, nil
+	return v, nil
 }
 
 func (d decoder) time(key string) (time.Time, error) {
@@ -298,11 +342,23 @@ func (d decoder) time(key string) (time.Time, error) {
 	if !ok {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
+	t, err := time.Parse(time.RFC3339, raw)
 	if err != nil || t.IsZero() {
-		return time.Time{}, d.fail(key, "not an RFC 3339 time like 2025-01-02T15:04:05Z; "+reasonEdited)
+		return time.Time{}, d.fail(key, DecodeMalformed, "not an RFC 3339 time like 2025-01-02T15:04:05Z")
 	}
 	return t.UTC(), nil
+}
+
+func (d decoder) duration(key string) (time.Duration, error) {
+	raw, ok := d.values[key]
+	if !ok {
+		return 0, nil
+	}
+	t, err := time.ParseDuration(raw)
+	if err != nil || t <= 0 {
+		return 0, d.fail(key, DecodeMalformed, "not a positive duration like 10m0s")
+	}
+	return t, nil
 }
 
 func (d decoder) bool(key string) (bool, error) {
@@ -312,29 +368,61 @@ func (d decoder) bool(key string) (bool, error) {
 	case "true":
 		return true, nil
 	}
-	return false, d.fail(key, `neither "true" nor "false"; `+reasonEdited)
+	return false, d.fail(key, DecodeMalformed, `neither "true" nor "false"`)
+}
+
+func (d decoder) members(key string) ([]string, error) {
+	raw, ok := d.values[key]
+	if !ok {
+		return nil, nil
+	}
+	members := strings.Split(raw, ",")
+	for i, m := range members {
+		if m == "" || strings.ContainsFunc(m, func(r rune) bool { return r <= ' ' || r == ',' }) {
+			return nil, d.fail(key, DecodeMalformed, "not a comma-separated list of unit names")
+		}
+		if i > 0 && members[i-1] >= m {
+			return nil, d.fail(key, DecodeMalformed, "unit names not sorted or listed twice")
+		}
+	}
+	return members, nil
+}
+
+func (d decoder) outcome(key string) (Outcome, error) {
+	o := Outcome(d.values[key])
+	if !slices.Contains(outcomes(), o) {
+		return "", d.fail(key, DecodeNewer, "unknown outcome")
+	}
+	return o, nil
 }
 
 // checkRecord refuses records whose fields contradict each other, rather
 // than guessing which release should run.
 func (d decoder) checkRecord(r Record) error {
 	if r.Phase == PhaseIdle {
-		if r.Generation > 0 && r.Version == "" {
-			return d.fail(KeyVersion, "an idle record after an upgrade must name the settled version; "+reasonEdited)
+		switch {
+		case r.Generation > 0 && r.Version.IsZero():
+			return d.fail(KeyVersion, DecodeMalformed, "an idle record after an upgrade must name the settled version")
+		case r.Outcome != OutcomeNone && r.Generation == 0:
+			return d.fail(KeyOutcome, DecodeMalformed, "an outcome without a generation")
 		}
 		return nil
 	}
 	switch {
 	case r.Generation == 0:
-		return d.fail(KeyGeneration, fmt.Sprintf("phase %s needs a generation of at least 1; %s", r.Phase, reasonEdited))
-	case r.TargetVersion == "":
-		return d.fail(KeyTargetVersion, fmt.Sprintf("phase %s needs a target version; %s", r.Phase, reasonEdited))
-	case r.PreviousVersion == "":
-		return d.fail(KeyPreviousVersion, fmt.Sprintf("phase %s needs the previous version; %s", r.Phase, reasonEdited))
+		return d.fail(KeyGeneration, DecodeMalformed, fmt.Sprintf("phase %s needs a generation of at least 1", r.Phase))
+	case r.Revision == 0:
+		return d.fail(KeyRevision, DecodeMalformed, fmt.Sprintf("phase %s needs a revision of at least 1", r.Phase))
+	case r.TargetVersion.IsZero():
+		return d.fail(KeyTargetVersion, DecodeMalformed, fmt.Sprintf("phase %s needs a target version", r.Phase))
+	case r.PreviousVersion.IsZero():
+		return d.fail(KeyPreviousVersion, DecodeMalformed, fmt.Sprintf("phase %s needs the previous version", r.Phase))
 	case r.TargetVersion == r.PreviousVersion:
-		return d.fail(KeyTargetVersion, "target and previous version are the same; "+reasonEdited)
-	case r.Phase == PhasePrepare && r.Deadline.IsZero():
-		return d.fail(KeyDeadline, "phase prepare needs a deadline; "+reasonEdited)
+		return d.fail(KeyTargetVersion, DecodeMalformed, "target and previous version are the same")
+	case r.Phase == PhasePrepare && r.PrepareTimeout == 0:
+		return d.fail(KeyPrepareTimeout, DecodeMalformed, "phase prepare needs a prepare timeout")
+	case r.Outcome != OutcomeNone:
+		return d.fail(KeyOutcome, DecodeMalformed, fmt.Sprintf("phase %s has no outcome yet", r.Phase))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -28,11 +29,11 @@ func bagToText(bag map[string]string) string {
 func FuzzDecodeRecord(f *testing.F) {
 	f.Add(bagToText(validBag()))
 	f.Add("")
-	f.Add("upgrade-schema=1\nupgrade-phase=idle\nupgrade-generation=0")
-	f.Add("upgrade-schema=1\nupgrade-phase=failed\nupgrade-generation=2\nupgrade-target-version=7.14.3\nupgrade-previous-version=7.13.2\nupgrade-last-error=boom")
-	f.Add("upgrade-schema=2\nupgrade-phase=paused")
-	f.Add("upgrade-schema=1\nupgrade-phase=prepare\nupgrade-generation=18446744073709551616")
-	f.Add("upgrade-schema=1\nupgrade-phase=idle\nupgrade-generation=1\nupgrade-version=7.14.3\nupgrade-deadline=2025-03-01T10:10:00+02:00")
+	f.Add("upgrade-schema=2\nupgrade-phase=idle\nupgrade-generation=0\nupgrade-revision=0")
+	f.Add("upgrade-schema=2\nupgrade-phase=failed\nupgrade-generation=2\nupgrade-revision=9\nupgrade-target-version=7.14.3\nupgrade-previous-version=7.13.2\nupgrade-last-error=boom")
+	f.Add("upgrade-schema=3\nupgrade-phase=paused")
+	f.Add("upgrade-schema=2\nupgrade-phase=prepare\nupgrade-generation=18446744073709551616")
+	f.Add("upgrade-schema=2\nupgrade-phase=idle\nupgrade-generation=1\nupgrade-revision=3\nupgrade-version=7.14.3\nupgrade-members=a/0,a/1\nupgrade-outcome=aborted")
 	f.Fuzz(func(t *testing.T, text string) {
 		rec, err := DecodeRecord(bagFromText(text))
 		if err != nil {
@@ -40,7 +41,7 @@ func FuzzDecodeRecord(f *testing.F) {
 			if !errors.As(err, &de) || !errors.Is(err, ErrDecode) {
 				t.Fatalf("decode error is not a *DecodeError: %T %v", err, err)
 			}
-			if rec != (Record{}) {
+			if !reflect.DeepEqual(rec, Record{}) {
 				t.Fatalf("a failed decode returned a non-zero record: %+v", rec)
 			}
 			return
@@ -51,18 +52,18 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decoded record %+v does not encode: %v", rec, err)
 		}
 		again, err := DecodeRecord(bag)
-		if err != nil || again != rec {
+		if err != nil || !reflect.DeepEqual(again, rec) {
 			t.Fatalf("round trip changed the record: %+v -> %+v (%v)", rec, again, err)
 		}
 	})
 }
 
 func FuzzDecodeAck(f *testing.F) {
-	f.Add("upgrade-generation=4\nupgrade-ready-for-download=true")
-	f.Add("upgrade-generation=4\nupgrade-running-version=7.14.3\nupgrade-error=drain timed out")
+	f.Add("upgrade-ack-schema=1\nupgrade-generation=4\nupgrade-seen-revision=7\nupgrade-worker-stopped=true")
+	f.Add("upgrade-ack-schema=1\nupgrade-generation=4\nupgrade-seen-revision=7\nupgrade-running-version=7.14.3\nupgrade-error=drain timed out")
 	f.Add("")
-	f.Add("upgrade-generation=x")
-	f.Add("upgrade-generation=1\nupgrade-ready-for-download=true\nupgrade-running-version=1.2.3")
+	f.Add("upgrade-ack-schema=1\nupgrade-generation=x")
+	f.Add("upgrade-ack-schema=2\nupgrade-generation=1\nupgrade-staged=true")
 	f.Fuzz(func(t *testing.T, text string) {
 		ack, err := DecodeAck(bagFromText(text))
 		if err != nil {

@@ -52,14 +52,38 @@ func Dot(t Table) string {
 	return b.String()
 }
 
+// Annotations is what the charm adds to a machine's documentation: which
+// hooks notice each event and what `juju status` shows in each state. The
+// fsm package knows neither.
+type Annotations interface {
+	// NoticedIn lists the hooks and actions in which the event is taken.
+	NoticedIn(machine, event string) []string
+	// Status is the status line a unit shows in the state ("" if none).
+	Status(machine, state string) string
+}
+
+// noAnnotations documents a machine by its table alone.
+type noAnnotations struct{}
+
+func (noAnnotations) NoticedIn(string, string) []string { return nil }
+func (noAnnotations) Status(string, string) string      { return "" }
+
+func orPlain(a Annotations) Annotations {
+	if a == nil {
+		return noAnnotations{}
+	}
+	return a
+}
+
 // TextTable renders t's transitions as an aligned plain-text table.
-func TextTable(t Table) string {
+func TextTable(t Table, notes Annotations) string {
+	notes = orPlain(notes)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s machine (starts in %s)\n", t.Machine, t.Initial)
 	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "EVENT\tFROM\tTO\tWHO\tNOTICED BY")
+	fmt.Fprintln(w, "EVENT\tFROM\tTO\tWHO\tNOTICED IN")
 	for _, tr := range t.Transitions {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", tr.Event, strings.Join(tr.From, ", "), tr.To, tr.Who, strings.Join(tr.Hooks, ", "))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", tr.Event, strings.Join(tr.From, ", "), tr.To, tr.Who, strings.Join(noticedIn(t, tr, notes), ", "))
 	}
 	// A tabwriter over a strings.Builder cannot fail.
 	_ = w.Flush()
@@ -78,16 +102,27 @@ VERSION, ERROR, WAITING, DEADLINE, APP, UNIT, V...) stand for the values the cha
 
 // Markdown renders the operator documentation for tables: per machine a
 // diagram, its states, its transitions and what to do when it is stuck.
-func Markdown(tables []Table) string {
+func Markdown(tables []Table, notes Annotations) string {
+	notes = orPlain(notes)
 	var b strings.Builder
 	b.WriteString(MarkdownHeader)
 	for _, t := range tables {
-		writeMachine(&b, t)
+		writeMachine(&b, t, notes)
 	}
 	return b.String()
 }
 
-func writeMachine(b *strings.Builder, t Table) {
+// noticedIn is where the event is taken: its operator action, if any, and
+// the hooks the charm names.
+func noticedIn(t Table, tr Transition, notes Annotations) []string {
+	var where []string
+	if tr.Action != "" {
+		where = append(where, tr.Action+" action")
+	}
+	return append(where, notes.NoticedIn(t.Machine, tr.Event)...)
+}
+
+func writeMachine(b *strings.Builder, t Table, notes Annotations) {
 	fmt.Fprintf(b, "\n## The %s machine\n\n", t.Machine)
 	fmt.Fprintf(b, "It starts in `%s`. Who fires each event is in the transitions table; an arrow that\nreturns to its own state is a step that leaves the state where it is.\n\n", t.Initial)
 	b.WriteString("```mermaid\n")
@@ -97,19 +132,15 @@ func writeMachine(b *strings.Builder, t Table) {
 	fmt.Fprintf(b, "### States of the %s machine\n\n", t.Machine)
 	b.WriteString("| State | Meaning | `juju status` shows |\n|---|---|---|\n")
 	for _, s := range t.States {
-		fmt.Fprintf(b, "| `%s` | %s | %s |\n", s.Name, cell(s.Meaning), cell(s.Status))
+		fmt.Fprintf(b, "| `%s` | %s | %s |\n", s.Name, cell(s.Meaning), cell(notes.Status(t.Machine, s.Name)))
 	}
 
 	fmt.Fprintf(b, "\n### Transitions of the %s machine\n\n", t.Machine)
 	b.WriteString("| Event | From | To | Who fires it | Noticed in | What it does to units and the volume | `juju status` meanwhile |\n")
 	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for _, tr := range t.Transitions {
-		status := ""
-		if s, ok := t.State(tr.To); ok {
-			status = s.Status
-		}
 		fmt.Fprintf(b, "| `%s` | %s | `%s` | %s | %s | %s | %s |\n",
-			tr.Event, codeList(tr.From), tr.To, tr.Who, codeList(tr.Hooks), cell(tr.Effect), cell(status))
+			tr.Event, codeList(tr.From), tr.To, tr.Who, codeList(noticedIn(t, tr, notes)), cell(tr.Effect), cell(notes.Status(t.Machine, tr.To)))
 	}
 
 	fmt.Fprintf(b, "\n### When the %s machine is stuck\n", t.Machine)

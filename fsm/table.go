@@ -33,9 +33,8 @@ type State struct {
 	Name string
 	// Meaning is one sentence on what the state means.
 	Meaning string
-	// Status is what `juju status` shows while a unit sits in this state.
-	Status string
-	// WhenStuck tells the operator what to do when it does not move on.
+	// WhenStuck is the runbook: what the operator does when it does not
+	// move on.
 	WhenStuck string
 }
 
@@ -45,8 +44,9 @@ type Transition struct {
 	From  []string
 	To    string
 	Who   Actor
-	// Hooks lists the hooks (or actions) that notice the condition and fire it.
-	Hooks []string
+	// Action is the operator action that fires the event, if any (see
+	// actions.go); which hooks notice the other events is the charm's.
+	Action string
 	// Effect says what firing it does to systemd units and the volume.
 	Effect string
 }
@@ -91,46 +91,34 @@ func (t Table) EventNames() []string {
 	return names
 }
 
-// Next returns the transition taken by event from state, if the table has one.
-func (t Table) Next(from, event string) (Transition, bool) {
-	for _, tr := range t.Transitions {
-		if tr.Event != event {
-			continue
-		}
-		for _, src := range tr.From {
-			if src == from {
-				return tr, true
-			}
-		}
-	}
-	return Transition{}, false
+// machine returns a looplab machine for t sitting in state. No callbacks
+// are registered, so none can be missed.
+func (t Table) machine(state string) *lfsm.FSM {
+	return lfsm.NewFSM(state, t.Events(), nil)
 }
 
-// Allowed lists the events the table accepts from state, sorted.
-func (t Table) Allowed(state string) []string {
-	var allowed []string
-	for _, event := range t.EventNames() {
-		if _, ok := t.Next(state, event); ok {
-			allowed = append(allowed, event)
-		}
-	}
+// allowed lists the events looplab accepts from state, sorted.
+func (t Table) allowed(state string) []string {
+	allowed := t.machine(state).AvailableTransitions()
+	sort.Strings(allowed)
 	return allowed
 }
 
-// fire takes event on m. refused says the table has no such transition from
-// the current state (the state is unchanged); a self-transition is a step
-// taken, not an error. Background, never cancelled, goes to looplab: a
-// cancelled context would wedge its machine.
-func fire(m *lfsm.FSM, event string) (refused bool, err error) {
-	err = m.Event(context.Background(), event)
+// fire takes event on m, a machine of t. An event the table does not allow
+// from the current state is *InvalidEventError (the state is unchanged); a
+// self-transition is a step taken, not an error. Background, never
+// cancelled, goes to looplab: a cancelled context would wedge its machine.
+func fire(t Table, m *lfsm.FSM, event string) error {
+	from := m.Current()
+	err := m.Event(context.Background(), event)
 	var noTransition lfsm.NoTransitionError
 	switch {
 	case err == nil, errors.As(err, &noTransition) && noTransition.Err == nil:
-		return false, nil
+		return nil
 	case errors.As(err, &lfsm.InvalidEventError{}), errors.As(err, &lfsm.UnknownEventError{}):
-		return true, err
+		return &InvalidEventError{Machine: t.Machine, State: from, Event: event, Allowed: t.allowed(from)}
 	}
-	return false, err
+	return fmt.Errorf("%s machine: event %q from %q: %w", t.Machine, event, from, err)
 }
 
 // State returns the documentation of a named state.

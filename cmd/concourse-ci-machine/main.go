@@ -30,7 +30,6 @@ func commands() []command {
 		{"inspect", "show the shared volume: lock holder, markers, releases, workers", runInspect},
 		{"install", "install a Concourse release on the shared volume, once per cluster", runInstall},
 		{"states", "print the upgrade and install state machines", runStates},
-		{"demo", "run several units against one local volume and a loopback release server", runDemo},
 	}
 }
 

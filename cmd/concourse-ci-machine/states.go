@@ -16,9 +16,12 @@ func stateFormats() map[string]func(fsm.Table) string {
 	return map[string]func(fsm.Table) string{
 		"mermaid": fsm.Mermaid,
 		"dot":     fsm.Dot,
-		"table":   fsm.TextTable,
+		"table":   func(t fsm.Table) string { return fsm.TextTable(t, docNotes) },
 	}
 }
+
+// docNotes is what the charm adds to the tables: hooks and status lines.
+var docNotes fsm.Annotations
 
 // runStates prints the state machines, derived from their tables:
 // `states [--format mermaid|dot|table|markdown] [--machine upgrade|install|all]`.
@@ -38,7 +41,7 @@ func runStates(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *format == "markdown" {
-		_, err := io.WriteString(stdout, fsm.Markdown(tables))
+		_, err := io.WriteString(stdout, fsm.Markdown(tables, docNotes))
 		return err
 	}
 	render, ok := stateFormats()[*format]

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,13 +30,13 @@ func TestStatesFormats(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"default is a table of every machine", nil, fsm.TextTable(upgrade) + "\n" + fsm.TextTable(install)},
+		{"default is a table of every machine", nil, fsm.TextTable(upgrade, docNotes) + "\n" + fsm.TextTable(install, docNotes)},
 		{"mermaid upgrade", []string{"--format", "mermaid", "--machine", "upgrade"}, fsm.Mermaid(upgrade)},
 		{"dot install", []string{"--format=dot", "--machine=install"}, fsm.Dot(install)},
 		{"dot all", []string{"--format", "dot"}, fsm.Dot(upgrade) + "\n" + fsm.Dot(install)},
-		{"table upgrade", []string{"--format", "table", "--machine", "upgrade"}, fsm.TextTable(upgrade)},
-		{"markdown is docs/states.md", []string{"--format", "markdown"}, fsm.Markdown(fsm.Tables())},
-		{"markdown of one machine", []string{"--format", "markdown", "--machine", "upgrade"}, fsm.Markdown([]fsm.Table{upgrade})},
+		{"table upgrade", []string{"--format", "table", "--machine", "upgrade"}, fsm.TextTable(upgrade, docNotes)},
+		{"markdown is docs/states.md", []string{"--format", "markdown"}, fsm.Markdown(fsm.Tables(), docNotes)},
+		{"markdown of one machine", []string{"--format", "markdown", "--machine", "upgrade"}, fsm.Markdown([]fsm.Table{upgrade}, docNotes)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,5 +100,15 @@ func TestStatesHelpAndExitCodes(t *testing.T) {
 	assert.True(t, strings.HasPrefix(errOut.String(), "concourse-ci-machine states: usage: unknown --format"), errOut.String())
 	out.Reset()
 	assert.Equal(t, 0, run(context.Background(), []string{"states", "--machine", "upgrade"}, getenv, &out, &errOut))
-	assert.Equal(t, fsm.TextTable(fsm.UpgradeTable()), out.String())
+	assert.Equal(t, fsm.TextTable(fsm.UpgradeTable(), docNotes), out.String())
+}
+
+// TestDocsStatesUpToDate fails when docs/states.md differs from what the
+// tables and the charm's annotations generate: they are the truth, the file
+// is a copy (make docs).
+func TestDocsStatesUpToDate(t *testing.T) {
+	t.Parallel()
+	committed, err := os.ReadFile(filepath.Join("..", "..", "docs", "states.md"))
+	require.NoError(t, err, "docs/states.md is missing: run make docs")
+	require.Equal(t, fsm.Markdown(fsm.Tables(), docNotes), string(committed), "docs/states.md is out of date: run make docs")
 }
