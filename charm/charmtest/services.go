@@ -1,0 +1,197 @@
+// Package charmtest runs the real charm on many units against the
+// in-memory Juju of relation/jujutest, with real storage on temp dirs and an
+// in-memory systemd that checks the upgrade's invariants at every start and
+// stop. The multi-unit tests, the model checker and its soak use it; the
+// shipped binary never links it.
+package charmtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+)
+
+// Machine is one machine's systemd, in memory: what is installed, running
+// and enabled. Starting a unit asks the World whether the committed record
+// allows it.
+type Machine struct {
+	unit  string // the charm unit on this machine
+	world *World
+	mu    sync.Mutex
+	svcs  map[string]*service
+	// Journal records every start and stop, for traces.
+	Journal []string
+}
+
+type service struct {
+	role    charm.Role
+	release version.Version // what the unit file pins
+	file    string
+	enabled bool
+	active  bool
+	running version.Version // the release the running process was started on
+}
+
+var _ charm.Services = (*Machine)(nil)
+
+func newMachine(w *World, unit string) *Machine {
+	return &Machine{unit: unit, world: w, svcs: map[string]*service{}}
+}
+
+// Install records the unit file and the release it pins.
+func (m *Machine) Install(ctx context.Context, u charm.Unit) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.svcs[u.Name]
+	if s == nil {
+		s = &service{}
+		m.svcs[u.Name] = s
+	}
+	changed := s.file != string(u.File)+string(u.Env)
+	s.role, s.release, s.file = u.Role, u.Release, string(u.File)+string(u.Env)
+	return changed, nil
+}
+
+func (m *Machine) svc(name string) (*service, error) {
+	s := m.svcs[name]
+	if s == nil {
+		return nil, fmt.Errorf("unit %s not found", name)
+	}
+	return s, nil
+}
+
+// Start starts the unit on the release its file pins, if it is not running.
+func (m *Machine) Start(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.svc(name)
+	if err != nil {
+		return err
+	}
+	if s.active {
+		return nil
+	}
+	m.start(name, s, "start")
+	return nil
+}
+
+func (m *Machine) start(name string, s *service, why string) {
+	s.active, s.running = true, s.release
+	m.Journal = append(m.Journal, fmt.Sprintf("%s %s %s", why, name, s.release))
+	m.world.started(m.unit, s.role, s.release, why)
+}
+
+// Restart stops and starts the unit on what its file pins now.
+func (m *Machine) Restart(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.svc(name)
+	if err != nil {
+		return err
+	}
+	if s.active {
+		m.stop(name, s)
+	}
+	m.start(name, s, "restart")
+	return nil
+}
+
+func (m *Machine) stop(name string, s *service) {
+	s.active, s.running = false, version.Version{}
+	m.Journal = append(m.Journal, "stop "+name)
+}
+
+// Stop stops the unit; a running worker drains cleanly.
+func (m *Machine) Stop(ctx context.Context, name string) (charm.Drain, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.svc(name)
+	if err != nil {
+		return charm.DrainNothing, err
+	}
+	if !s.active {
+		return charm.DrainNothing, nil
+	}
+	m.stop(name, s)
+	return charm.DrainClean, nil
+}
+
+// Retire stops the unit for good.
+func (m *Machine) Retire(ctx context.Context, name string, offline []string) (charm.Drain, error) {
+	return m.Stop(ctx, name)
+}
+
+// SetEnabled records start at boot.
+func (m *Machine) SetEnabled(ctx context.Context, name string, enabled bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.svc(name)
+	if err != nil {
+		return err
+	}
+	s.enabled = enabled
+	return nil
+}
+
+// State says what is installed, running and enabled.
+func (m *Machine) State(ctx context.Context, name string) (charm.ServiceState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.svcs[name]
+	if s == nil {
+		return charm.ServiceState{}, nil
+	}
+	return charm.ServiceState{Installed: true, Active: s.active, Enabled: s.enabled}, nil
+}
+
+// Uninstall removes the unit; it must be stopped.
+func (m *Machine) Uninstall(ctx context.Context, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s := m.svcs[name]; s != nil && s.active {
+		m.stop(name, s)
+	}
+	delete(m.svcs, name)
+	return nil
+}
+
+// Reboot is the machine coming back: every enabled unit starts before any
+// hook runs, and nothing else does.
+func (m *Machine) Reboot() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, s := range m.svcs {
+		s.active, s.running = false, version.Version{}
+		if s.enabled {
+			m.start(name, s, "boot")
+		}
+	}
+}
+
+// Running is the release each active role runs (zero when stopped).
+func (m *Machine) Running() map[charm.Role]version.Version {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[charm.Role]version.Version{}
+	for _, s := range m.svcs {
+		if s.active {
+			out[s.role] = s.running
+		}
+	}
+	return out
+}
+
+// clone copies the machine's state, for the model checker's snapshots.
+func (m *Machine) clone(w *World) *Machine {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := newMachine(w, m.unit)
+	for name, s := range m.svcs {
+		cp := *s
+		c.svcs[name] = &cp
+	}
+	return c
+}

@@ -1,0 +1,124 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+)
+
+// decide is the leader's part of a hook: from the committed record and the
+// members' acks it decides the record to write. It never acts on that
+// record: a later hook does, once Juju has committed it.
+func (h *hook) decide(ctx context.Context) {
+	p := h.peers
+	rec := p.Record
+	h.next, h.nextApp = rec, p.App
+	h.nextApp.VolumeToken = h.token(ctx)
+	if h.roles.Web {
+		h.nextApp.WebAddress = h.facts(ctx).Address
+	}
+	acks := p.Acks()
+	acks[h.self] = h.ack
+
+	cur, fenced, err := h.vol.Current()
+	if err != nil {
+		h.problems = append(h.problems, err)
+	}
+	if rebuilt, ok := fsm.Recover(rec, acks, fenced, cur); ok {
+		h.next = rebuilt
+		h.notes = append(h.notes, rebuilt.LastError)
+		return
+	}
+	if h.next.Phase == fsm.PhaseIdle && h.next.Version.IsZero() {
+		h.settleFirstRelease()
+	} else if h.cfg.Version.String() != h.nextApp.ConfigVersion {
+		h.followConfigVersion(ctx)
+	}
+	since := h.local.phaseSince(rec, h.d.Clock())
+	if h.next.Generation != rec.Generation || h.next.Phase != rec.Phase {
+		since = h.d.Clock()
+	}
+	d, err := fsm.LeaderStep(h.next, fsm.LeaderView{
+		Self: h.self, Peers: activePeers(h.hc, p.Others), Acks: acks, Now: h.d.Clock(), PhaseSince: since,
+	})
+	if err != nil {
+		h.problems = append(h.problems, err)
+		return
+	}
+	h.next = d.Record
+}
+
+// activePeers are the peers the leader counts: relation-list, without a
+// unit that is departing in this very hook.
+func activePeers(hc relation.Context, others []string) []string {
+	var peers []string
+	for _, u := range others {
+		if u != hc.DepartingUnit {
+			peers = append(peers, u)
+		}
+	}
+	return peers
+}
+
+// settleFirstRelease records the configured release once the leader has it
+// on its volume (the unit part of this hook downloaded it): from then on
+// members run it.
+func (h *hook) settleFirstRelease() {
+	if !h.vol.Staged(h.cfg.Version) {
+		return
+	}
+	if next, ok := fsm.Settle(h.next, h.cfg.Version); ok {
+		h.next = next
+		h.nextApp.ConfigVersion = h.cfg.Version.String()
+	}
+}
+
+// followConfigVersion starts the upgrade machine when the `version` config
+// changed since the leader last acted on it. An abort or rollback is
+// therefore not undone by the next config-changed: only a new value acts.
+func (h *hook) followConfigVersion(ctx context.Context) {
+	target := h.cfg.Version
+	if target == h.next.Version && h.next.Phase == fsm.PhaseIdle {
+		h.nextApp.ConfigVersion = target.String()
+		return
+	}
+	if !h.stage(ctx, target, h.next) {
+		return // the status says why; the next hook tries again
+	}
+	next, err := fsm.Initiate(h.next, h.initiateRequest(target))
+	var (
+		already *fsm.AlreadyError
+		same    *fsm.SameVersionError
+		invalid *fsm.InvalidEventError
+	)
+	switch {
+	case err == nil:
+		h.next = next
+	case errors.As(err, &invalid):
+		// Another upgrade is under way or failed: the configured version
+		// waits for it to end.
+		h.notes = append(h.notes, fmt.Sprintf("config version=%s waits for the upgrade to %s to end", target, h.next.TargetVersion))
+		return
+	case errors.As(err, &already), errors.As(err, &same):
+	default:
+		h.problems = append(h.problems, fmt.Errorf("config version=%s: %w", target, err))
+	}
+	h.nextApp.ConfigVersion = target.String()
+}
+
+func (h *hook) initiateRequest(target version.Version) fsm.InitiateRequest {
+	return fsm.InitiateRequest{Target: target, By: h.self, Now: h.d.Clock(), PrepareTimeout: h.cfg.PrepareTimeout}
+}
+
+// writeDecision writes what the leader decided (and what an action
+// changed), only what differs from the committed bag.
+func (h *hook) writeDecision(ctx context.Context) error {
+	if !h.leader || h.peers == nil || h.peers.RecordErr != nil || h.vol == nil || h.cfgErr != nil {
+		return nil
+	}
+	return h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp)
+}

@@ -1,0 +1,79 @@
+package charm
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+)
+
+// localStateFile is the charm's machine-local memory, under Deps.StateDir.
+const localStateFile = "charm-state.json"
+
+// localState is what a unit remembers on its own machine between hooks:
+// nothing here is shared, and nothing the cluster's safety rests on.
+type localState struct {
+	// Installed maps each systemd unit the charm installed to the release
+	// its unit file pins.
+	Installed map[string]version.Version `json:"installed"`
+	// PhaseSeen is when this unit, as leader, first saw the record's
+	// generation in its phase, on its own clock: the prepare timeout is
+	// measured from here, never from another unit's clock.
+	PhaseSeen phaseSeen `json:"phase_seen"`
+	// LastDrain is how the last worker stop ended.
+	LastDrain string `json:"last_drain,omitempty"`
+}
+
+type phaseSeen struct {
+	Generation uint64    `json:"generation"`
+	Phase      string    `json:"phase"`
+	At         time.Time `json:"at"`
+}
+
+func loadLocalState(dir string) (*localState, error) {
+	s := &localState{Installed: map[string]version.Version{}}
+	data, err := os.ReadFile(filepath.Join(dir, localStateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		// Only the leader's clock readings and the installed releases are
+		// lost: the next hook reads them from systemd and starts counting
+		// again, which errs on the late side.
+		return &localState{Installed: map[string]version.Version{}}, nil
+	}
+	if s.Installed == nil {
+		s.Installed = map[string]version.Version{}
+	}
+	return s, nil
+}
+
+func (s *localState) save(dir string, w fsutil.Writer) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create the charm's state directory: %w", err)
+	}
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	return w.WriteFile(filepath.Join(dir, localStateFile), data, 0o600)
+}
+
+// phaseSince is when this unit first saw rec's generation in its phase,
+// recording now if it had not.
+func (s *localState) phaseSince(rec fsm.Record, now time.Time) time.Time {
+	if s.PhaseSeen.Generation != rec.Generation || s.PhaseSeen.Phase != rec.Phase.String() {
+		s.PhaseSeen = phaseSeen{Generation: rec.Generation, Phase: rec.Phase.String(), At: now.UTC()}
+	}
+	return s.PhaseSeen.At
+}

@@ -1,0 +1,175 @@
+package charm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+)
+
+// actOnRecord carries out what the committed record asks of this unit
+// (fsm.Wanted) and computes its ack from what it then observes. A record
+// that does not decode, or that is older than one this unit has acted on
+// (a wiped application bag), is not acted on: services stay as they are.
+func (h *hook) actOnRecord(ctx context.Context) error {
+	rec, own := h.peers.Record, h.peers.Own
+	if h.peers.RecordErr != nil || own.AckErr != nil {
+		h.ack = own.Ack
+		return nil
+	}
+	if fsm.Stale(rec, own.Ack) {
+		h.ack = own.Ack
+		h.waiting = append(h.waiting, fmt.Sprintf("the upgrade record went back to revision %d after %d; waiting for the leader to rebuild it", rec.Revision, own.Ack.Seen))
+		return nil
+	}
+	h.acted = true
+	want := fsm.Wanted(rec, h.self)
+	if want.Stage.IsZero() {
+		// Nothing is settled yet: get the configured release ready.
+		h.prestage(ctx, h.cfg.Version)
+	}
+	staged := h.stage(ctx, want.Stage, rec)
+	if h.isSwitcher() && staged {
+		h.switchCurrent(ctx, want.Current, rec.Revision)
+	}
+	if !want.PreStage.IsZero() && !h.shared && h.roles.Worker {
+		// Download ahead while the worker still runs (its own volume);
+		// a failure here is retried in DOWNLOADING, where it counts.
+		h.prestage(ctx, want.PreStage)
+	}
+	if err := h.runServices(ctx, want, staged); err != nil {
+		return err
+	}
+	h.ack = fsm.AckFor(rec, h.observe(ctx, rec))
+	return nil
+}
+
+// isSwitcher says this unit points its volume's `current`: the leader for
+// the shared volume, and any unit for a volume it does not share.
+func (h *hook) isSwitcher() bool { return h.leader || !h.shared }
+
+// stage makes v present and verified on the volume. It reports whether v
+// is ready; a failure is a problem for the ack, a busy lock only a wait.
+func (h *hook) stage(ctx context.Context, v version.Version, rec fsm.Record) bool {
+	if v.IsZero() {
+		return false
+	}
+	if h.vol.Staged(v) {
+		return true
+	}
+	err := h.vol.Stage(ctx, h.stageRequest(v, rec))
+	switch {
+	case err == nil:
+		return true
+	case isStillWaiting(err):
+		h.waiting = append(h.waiting, describe(err))
+	default:
+		h.problems = append(h.problems, fmt.Errorf("get Concourse %s ready: %w", v, err))
+	}
+	return false
+}
+
+// prestage downloads v ahead of need; failing is only noted.
+func (h *hook) prestage(ctx context.Context, v version.Version) {
+	if v.IsZero() || h.vol.Staged(v) {
+		return
+	}
+	if err := h.vol.Stage(ctx, h.stageRequest(v, fsm.Record{})); err != nil {
+		h.notes = append(h.notes, fmt.Sprintf("could not download %s ahead: %s", v, describe(err)))
+	}
+}
+
+func (h *hook) stageRequest(v version.Version, rec fsm.Record) StageRequest {
+	req := StageRequest{
+		Unit:    h.self,
+		Version: v,
+		URL:     releaseURL(h.cfg.ReleaseURL, v),
+		SHA256:  h.cfg.ReleaseSHA256,
+		Space:   h.cfg.ReleaseSpace,
+		Keep:    h.cfg.KeepReleases,
+		Status:  func(line string) { h.progress = line },
+	}
+	for _, p := range []version.Version{rec.Version, rec.TargetVersion, rec.PreviousVersion, v} {
+		if !p.IsZero() {
+			req.Protect = append(req.Protect, p)
+		}
+	}
+	return req
+}
+
+func (h *hook) switchCurrent(ctx context.Context, v version.Version, revision uint64) {
+	if v.IsZero() {
+		return
+	}
+	if err := h.vol.SwitchCurrent(ctx, h.self, v, revision); err != nil {
+		var stale interface{ StaleSwitch() bool }
+		if errors.As(err, &stale) && stale.StaleSwitch() {
+			// A newer record already moved `current`: ours is out of date
+			// and the next hook reads the newer one.
+			h.waiting = append(h.waiting, describe(err))
+			return
+		}
+		h.problems = append(h.problems, fmt.Errorf("point current at %s: %w", v, err))
+	}
+}
+
+// observe reads what the unit runs now.
+func (h *hook) observe(ctx context.Context, rec fsm.Record) fsm.Observed {
+	var obs fsm.Observed
+	var versions []version.Version
+	all := true
+	for _, role := range []Role{RoleWeb, RoleWorker} {
+		if !h.hasRole(role) {
+			continue
+		}
+		name := unitName(role, h.hc.Unit)
+		st, err := h.d.Services.State(ctx, name)
+		if err != nil {
+			h.problems = append(h.problems, fmt.Errorf("read the state of %s: %w", name, err))
+			all = false
+			continue
+		}
+		if !st.Active {
+			all = false
+			continue
+		}
+		v := h.local.Installed[name]
+		versions = append(versions, v)
+		if role == RoleWorker {
+			obs.Worker = v
+		}
+	}
+	if all && len(versions) > 0 {
+		obs.Running = versions[0]
+		for _, v := range versions[1:] {
+			if v != obs.Running {
+				obs.Running = version.Version{}
+			}
+		}
+	}
+	if t := rec.TargetVersion; !t.IsZero() && h.vol.Staged(t) {
+		obs.TargetReady = true
+		if h.isSwitcher() {
+			cur, _, err := h.vol.Current()
+			obs.TargetReady = err == nil && cur == t
+		}
+	}
+	obs.Err = h.firstProblem()
+	return obs
+}
+
+func (h *hook) hasRole(r Role) bool {
+	if r == RoleWeb {
+		return h.roles.Web
+	}
+	return h.roles.Worker
+}
+
+// isStillWaiting tells a condition that resolves by itself (another unit
+// holds the volume lock) from a failure.
+func isStillWaiting(err error) bool {
+	var w interface{ StillWaiting() bool }
+	return errors.As(err, &w) && w.StillWaiting()
+}

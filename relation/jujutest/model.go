@@ -1,0 +1,481 @@
+// Package jujutest is an in-memory Juju that keeps Juju's rules, for the
+// charm's multi-unit tests, its model checker and the local demo:
+//
+//   - one hook at a time per unit, each unit with its own queue, in Juju's
+//     order (storage-attached, install, relation-created, leader-elected or
+//     leader-settings-changed, config-changed, start, then relation-joined
+//     and -changed with each peer);
+//   - a hook reads what was committed when it began (a snapshot) plus its own
+//     writes; its relation writes are committed only when it returns without
+//     error, and a failed or cut-off hook's writes vanish and it is retried;
+//   - only the current leader may write the application bag, also at commit
+//     time: leadership can move while a hook runs;
+//   - a commit that changes data queues relation-changed on the OTHER units,
+//     never on the writer; relation-list never lists the unit itself;
+//   - update-status comes from an injectable clock; units may disagree on
+//     the time.
+//
+// A hook runs in three steps that other units' hooks may come between:
+// Begin (the snapshot), Run (the charm acts on it) and Commit or CutOff.
+// The charm is called in-process (Dispatcher) or, for the demo, as a real
+// dispatch process whose hook tools talk to the model over a unix socket
+// (see Server and the jujuc client).
+package jujutest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+)
+
+// Dispatcher runs the charm for one hook or action, as Juju runs dispatch.
+type Dispatcher func(ctx context.Context, hc relation.Context, j relation.Juju) error
+
+// Event is one pending hook or action on a unit.
+type Event struct {
+	Hook   string // "" for an action
+	Action *Action
+	// Relation hooks.
+	RelationID    string
+	RemoteUnit    string
+	RemoteApp     string
+	DepartingUnit string
+}
+
+func (e Event) String() string {
+	if e.Action != nil {
+		return "action " + e.Action.Name
+	}
+	if e.RemoteUnit != "" {
+		return e.Hook + "(" + e.RemoteUnit + ")"
+	}
+	return e.Hook
+}
+
+// Action is an operator's `juju run` and, once run, its result.
+type Action struct {
+	ID     int
+	Unit   string
+	Name   string
+	Params map[string]any
+
+	// Set when it has run.
+	Done    bool
+	Failed  bool
+	Message string
+	Results map[string]string
+	Logs    []string
+}
+
+// Model is one Juju model with one or more applications.
+type Model struct {
+	mu       sync.Mutex
+	name     string
+	apps     map[string]*app
+	units    map[string]*Unit
+	nextRel  int
+	nextAct  int
+	now      time.Time
+	secrets  map[string]map[string]string
+	trace    []string
+	hooksRun int
+}
+
+type app struct {
+	name     string
+	charmDir string
+	leader   string
+	nextUnit int
+	config   map[string]any
+	peerRel  string                       // "peers:N"
+	appBag   map[string]string            // committed application bag of the peer relation
+	bags     map[string]map[string]string // committed unit bags, by unit
+	status   relation.Status
+	version  string
+}
+
+// Unit is one unit of an application and what Juju knows about it.
+type Unit struct {
+	Name     unitname.Name
+	Storage  string // the storage location
+	Address  string
+	Resource string // the path resource-get answers, "" when none was attached
+
+	queue   []Event
+	joined  map[string]bool // peers this unit has seen join (relation-list)
+	created bool            // relation-created has begun
+	removed bool
+	running *Hook
+	skew    time.Duration
+	status  relation.Status
+	ports   []string
+	logs    []string
+	failed  int
+}
+
+// NewModel makes an empty model whose clock starts at now.
+func NewModel(name string, now time.Time) *Model {
+	return &Model{name: name, apps: map[string]*app{}, units: map[string]*Unit{}, now: now, secrets: map[string]map[string]string{}}
+}
+
+// Deploy adds an application with the given config (every option with its
+// value, defaults included, as config-get --all shows them) and no units.
+func (m *Model) Deploy(appName, charmDir string, config map[string]any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rel := "peers:" + strconv.Itoa(m.nextRel)
+	m.nextRel++
+	m.apps[appName] = &app{name: appName, charmDir: charmDir, config: maps.Clone(config), peerRel: rel,
+		appBag: map[string]string{}, bags: map[string]map[string]string{}}
+}
+
+// AddUnit adds a unit whose storage is mounted at storage, and queues its
+// deploy hooks in Juju's order. The first unit of an application becomes
+// its leader. Peers learn of it (relation-joined) only once its
+// relation-created hook has begun, so its install can run before any peer
+// knows it.
+func (m *Model) AddUnit(appName, storage string) *Unit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.apps[appName]
+	n := a.nextUnit
+	a.nextUnit++
+	u := &Unit{
+		Name:    unitname.Name{App: appName, Number: n},
+		Storage: storage,
+		Address: fmt.Sprintf("10.1.%d.%d", len(m.apps), n+10),
+		joined:  map[string]bool{},
+	}
+	m.units[u.Name.String()] = u
+	a.bags[u.Name.String()] = map[string]string{}
+	leaderHook := "leader-settings-changed"
+	if a.leader == "" {
+		a.leader = u.Name.String()
+		leaderHook = "leader-elected"
+	}
+	u.queue = append(u.queue,
+		Event{Hook: "concourse-data-storage-attached"},
+		Event{Hook: "install"},
+		Event{Hook: "peers-relation-created", RelationID: a.peerRel, RemoteApp: appName},
+		Event{Hook: leaderHook},
+		Event{Hook: "config-changed"},
+		Event{Hook: "start"},
+	)
+	m.tracef("%s added (storage %s)", u.Name, storage)
+	return u
+}
+
+// RemoveUnit queues a unit's removal: every peer gets relation-departed,
+// the unit itself departs from each peer, then relation-broken, stop and
+// remove. Leadership moves if it held it.
+func (m *Model) RemoveUnit(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[name]
+	a := m.apps[u.Name.App]
+	for _, peer := range m.peersOf(u) {
+		m.enqueue(peer, Event{Hook: "peers-relation-departed", RelationID: a.peerRel, RemoteUnit: name, RemoteApp: a.name, DepartingUnit: name})
+		u.queue = append(u.queue, Event{Hook: "peers-relation-departed", RelationID: a.peerRel, RemoteUnit: peer.Name.String(), RemoteApp: a.name, DepartingUnit: name})
+	}
+	u.queue = append(u.queue,
+		Event{Hook: "peers-relation-broken", RelationID: a.peerRel, RemoteApp: a.name},
+		Event{Hook: "concourse-data-storage-detaching"},
+		Event{Hook: "stop"},
+		Event{Hook: "remove"},
+	)
+	u.removed = true
+	if a.leader == name {
+		a.leader = ""
+		for _, peer := range m.peersOf(u) {
+			m.setLeader(a, peer)
+			break
+		}
+	}
+	m.tracef("%s removal queued", name)
+}
+
+// SetLeader moves leadership of the unit's application to it, now (also
+// while a hook of the old leader runs), and queues leader-elected on it.
+func (m *Model) SetLeader(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[name]
+	m.setLeader(m.apps[u.Name.App], u)
+}
+
+func (m *Model) setLeader(a *app, u *Unit) {
+	if a.leader == u.Name.String() {
+		return
+	}
+	a.leader = u.Name.String()
+	m.enqueue(u, Event{Hook: "leader-elected"})
+	m.tracef("leadership of %s moves to %s", a.name, u.Name)
+}
+
+// Leader is the application's leader ("" while it has none).
+func (m *Model) Leader(appName string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.apps[appName].leader
+}
+
+// SetConfig changes options and queues config-changed on every unit.
+func (m *Model) SetConfig(appName string, changes map[string]any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.apps[appName]
+	maps.Copy(a.config, changes)
+	for _, u := range m.unitsOf(a) {
+		m.enqueue(u, Event{Hook: "config-changed"})
+	}
+	m.tracef("config of %s: %v", appName, changes)
+}
+
+// RunAction queues an action on a unit (`juju run unit action k=v`) and
+// returns it; it has run once Done is set.
+func (m *Model) RunAction(unit, name string, params map[string]any) *Action {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.nextAct++
+	a := &Action{ID: m.nextAct, Unit: unit, Name: name, Params: maps.Clone(params)}
+	if a.Params == nil {
+		a.Params = map[string]any{}
+	}
+	m.enqueue(m.units[unit], Event{Action: a})
+	return a
+}
+
+// Tick advances the model clock by d and queues update-status on every unit.
+func (m *Model) Tick(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = m.now.Add(d)
+	for _, u := range m.sortedUnits() {
+		if !u.removed {
+			m.enqueue(u, Event{Hook: "update-status"})
+		}
+	}
+}
+
+// Advance moves the model clock without queueing anything.
+func (m *Model) Advance(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now = m.now.Add(d)
+}
+
+// SetSkew makes a unit's clock differ from the model's by d.
+func (m *Model) SetSkew(unit string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.units[unit].skew = d
+}
+
+// Now is the unit's clock.
+func (m *Model) Now(unit string) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now.Add(m.units[unit].skew)
+}
+
+// Reboot queues the start hook that Juju runs after a machine reboot.
+func (m *Model) Reboot(unit string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.enqueue(m.units[unit], Event{Hook: "start"})
+	m.tracef("%s rebooted", unit)
+}
+
+// AddSecret stores a secret's content for secret-get.
+func (m *Model) AddSecret(uri string, content map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets[uri] = maps.Clone(content)
+}
+
+// WipeAppBag empties an application's peer application bag, as an operator
+// or a controller bug might.
+func (m *Model) WipeAppBag(appName string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.apps[appName].appBag = map[string]string{}
+	m.tracef("application bag of %s wiped", appName)
+}
+
+// Ready lists the units that have a hook to run and none running, sorted.
+func (m *Model) Ready() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ready []string
+	for _, u := range m.sortedUnits() {
+		if len(u.queue) > 0 && u.running == nil {
+			ready = append(ready, u.Name.String())
+		}
+	}
+	return ready
+}
+
+// Queue is what is pending on a unit, for traces and state hashes.
+func (m *Model) Queue(unit string) []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.units[unit].queue)
+}
+
+// Units lists the application's units that are not removed, sorted.
+func (m *Model) Units(appName string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	for _, u := range m.unitsOf(m.apps[appName]) {
+		names = append(names, u.Name.String())
+	}
+	return names
+}
+
+// Unit returns a unit by name.
+func (m *Model) Unit(name string) *Unit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.units[name]
+}
+
+// AppBag is the committed application bag of the application's peer
+// relation.
+func (m *Model) AppBag(appName string) map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.apps[appName].appBag)
+}
+
+// UnitBag is a unit's committed bag in its application's peer relation.
+func (m *Model) UnitBag(unit string) map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[unit]
+	return maps.Clone(m.apps[u.Name.App].bags[unit])
+}
+
+// Status is a unit's workload status.
+func (m *Model) Status(unit string) relation.Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.units[unit].status
+}
+
+// AppStatus is the application status and version the leader set.
+func (m *Model) AppStatus(appName string) (relation.Status, string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.apps[appName]
+	return a.status, a.version
+}
+
+// Ports lists the ports a unit opened ("8080/tcp").
+func (m *Model) Ports(unit string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.units[unit].ports)
+}
+
+// Logs are a unit's juju-log lines.
+func (m *Model) Logs(unit string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.units[unit].logs)
+}
+
+// Trace is the step-by-step record of what happened, for replays.
+func (m *Model) Trace() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.trace)
+}
+
+// HooksRun counts hooks and actions run (committed or not).
+func (m *Model) HooksRun() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hooksRun
+}
+
+// ModelTime is the model's clock.
+func (m *Model) ModelTime() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now
+}
+
+func (m *Model) tracef(format string, args ...any) {
+	m.trace = append(m.trace, fmt.Sprintf(format, args...))
+}
+
+// enqueue adds an event to a unit's queue unless the same event is already
+// pending (Juju coalesces a relation's changes for a unit).
+func (m *Model) enqueue(u *Unit, e Event) {
+	if u.removed && e.Hook != "peers-relation-departed" {
+		return
+	}
+	if e.Action == nil {
+		for _, p := range u.queue {
+			if p.Action == nil && p == e {
+				return
+			}
+		}
+	}
+	u.queue = append(u.queue, e)
+}
+
+func (m *Model) sortedUnits() []*Unit {
+	units := slices.Collect(maps.Values(m.units))
+	sort.Slice(units, func(i, j int) bool {
+		a, b := units[i].Name, units[j].Name
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		return a.Number < b.Number
+	})
+	return units
+}
+
+func (m *Model) unitsOf(a *app) []*Unit {
+	var units []*Unit
+	for _, u := range m.sortedUnits() {
+		if u.Name.App == a.name && !u.removed {
+			units = append(units, u)
+		}
+	}
+	return units
+}
+
+// peersOf lists the other units of u's application that take part in the
+// peer relation (their relation-created has begun).
+func (m *Model) peersOf(u *Unit) []*Unit {
+	var peers []*Unit
+	for _, p := range m.unitsOf(m.apps[u.Name.App]) {
+		if p != u && p.created {
+			peers = append(peers, p)
+		}
+	}
+	return peers
+}
+
+// String summarises the model for failure messages.
+func (m *Model) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	for _, u := range m.sortedUnits() {
+		fmt.Fprintf(&b, "%s: %s; queue %v\n", u.Name, u.status, u.queue)
+	}
+	return b.String()
+}

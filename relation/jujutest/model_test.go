@@ -1,0 +1,282 @@
+package jujutest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+// recorder is a charm that writes what it is told and records what it saw.
+type recorder struct {
+	seen   []string
+	write  map[string]map[string]string // unit -> its own bag writes
+	app    map[string]string            // application writes (when leader)
+	fail   map[string]bool              // hooks that fail after writing
+	events map[string][]string          // unit -> hooks run
+}
+
+func newRecorder() *recorder {
+	return &recorder{write: map[string]map[string]string{}, fail: map[string]bool{}, events: map[string][]string{}}
+}
+
+func (r *recorder) dispatch(ctx context.Context, hc relation.Context, j relation.Juju) error {
+	name := hc.Hook + hc.Action
+	r.events[hc.Unit.String()] = append(r.events[hc.Unit.String()], name)
+	ids, err := j.RelationIDs(ctx, relation.PeerRelation)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	if w := r.write[hc.Unit.String()]; w != nil {
+		if err := j.RelationSet(ctx, ids[0], false, w); err != nil {
+			return err
+		}
+	}
+	if r.app != nil {
+		if leader, _ := j.IsLeader(ctx); leader {
+			if err := j.RelationSet(ctx, ids[0], true, r.app); err != nil {
+				return err
+			}
+		}
+	}
+	if r.fail[name] {
+		return errors.New("hook failed on purpose")
+	}
+	return nil
+}
+
+func settle(t *testing.T, m *Model, d Dispatcher) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		ready := m.Ready()
+		if len(ready) == 0 {
+			return
+		}
+		h := m.Begin(ready[0])
+		_ = h.Run(context.Background(), d)
+		_ = h.Commit()
+	}
+	t.Fatalf("the model did not settle:\n%s", m)
+}
+
+func deploy(t *testing.T, n int) (*Model, *recorder) {
+	t.Helper()
+	m := NewModel("test", t0)
+	m.Deploy("app", "/charm", map[string]any{"mode": "auto"})
+	for i := 0; i < n; i++ {
+		m.AddUnit("app", t.TempDir())
+	}
+	return m, newRecorder()
+}
+
+// A unit's deploy hooks run in Juju's order, the first unit leads, and
+// peers meet through relation-joined/-changed after start.
+func TestDeployOrder(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	assert.Equal(t, "app/0", m.Leader("app"))
+	assert.Equal(t, []string{"concourse-data-storage-attached", "install", "peers-relation-created", "leader-elected",
+		"config-changed", "start", "peers-relation-joined", "peers-relation-changed"}, r.events["app/0"])
+	assert.Equal(t, []string{"concourse-data-storage-attached", "install", "peers-relation-created", "leader-settings-changed",
+		"config-changed", "start", "peers-relation-joined", "peers-relation-changed"}, r.events["app/1"])
+}
+
+func TestRelationListNeverListsSelf(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 3)
+	settle(t, m, r.dispatch)
+	h := m.Begin("app/1")
+	require.Nil(t, h, "nothing queued")
+	m.Tick(time.Minute)
+	h = m.Begin("app/1")
+	require.NotNil(t, h)
+	units, err := h.Juju().RelationList(context.Background(), "peers:0")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"app/0", "app/2"}, units)
+	require.NoError(t, h.Run(context.Background(), func(context.Context, relation.Context, relation.Juju) error { return nil }))
+	require.NoError(t, h.Commit())
+}
+
+// Writes are committed only when the hook succeeds; the others hear of a
+// change, the writer does not.
+func TestWritesCommitOnlyOnSuccessAndWakeTheOthers(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 3)
+	settle(t, m, r.dispatch)
+
+	r.write["app/1"] = map[string]string{"k": "v1"}
+	r.fail["update-status"] = true
+	m.Tick(time.Minute)
+	h := m.Begin("app/1")
+	require.Error(t, h.Run(context.Background(), r.dispatch))
+	require.Error(t, h.Commit())
+	assert.Empty(t, m.UnitBag("app/1"), "a failed hook's writes vanish")
+	assert.Equal(t, "update-status", m.Queue("app/1")[0].Hook, "Juju retries the failed hook first")
+
+	r.fail["update-status"] = false
+	h = m.Begin("app/1")
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+	assert.Equal(t, map[string]string{"k": "v1"}, m.UnitBag("app/1"))
+	for _, u := range []string{"app/0", "app/2"} {
+		assert.Contains(t, m.Queue(u), Event{Hook: "peers-relation-changed", RelationID: "peers:0", RemoteUnit: "app/1", RemoteApp: "app"}, u)
+	}
+	for _, e := range m.Queue("app/1") {
+		assert.NotEqual(t, "app/1", e.RemoteUnit, "no event for one's own writes")
+	}
+
+	// Writing the same value again wakes nobody.
+	settle(t, m, r.dispatch)
+	m.Tick(time.Minute)
+	h = m.Begin("app/1")
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+	for _, u := range []string{"app/0", "app/2"} {
+		for _, e := range m.Queue(u) {
+			assert.NotEqual(t, "peers-relation-changed", e.Hook, "an unchanged bag is no change")
+		}
+	}
+}
+
+// Only the leader may write the application bag: others are refused at
+// once, and a leader that lost leadership while its hook ran loses its
+// writes at commit.
+func TestAppBagIsLeaderOnly(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.Tick(time.Minute)
+
+	h := m.Begin("app/1")
+	err := h.Juju().RelationSet(context.Background(), "peers:0", true, map[string]string{"x": "1"})
+	assert.ErrorContains(t, err, "not the leader")
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+
+	h = m.Begin("app/0")
+	require.NoError(t, h.Juju().RelationSet(context.Background(), "peers:0", true, map[string]string{"x": "1"}))
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	m.SetLeader("app/1") // leadership moves while app/0's hook runs
+	err = h.Commit()
+	require.ErrorIs(t, err, ErrNotLeader)
+	assert.Empty(t, m.AppBag("app"), "the old leader's application writes vanish")
+	assert.Contains(t, m.Queue("app/1"), Event{Hook: "leader-elected"})
+}
+
+// A hook reads what was committed when it began: another unit's commit in
+// between is not visible to it (a stale view), and is visible to its next.
+func TestHookReadsItsSnapshot(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.Tick(time.Minute)
+	stale := m.Begin("app/1")
+	r.write["app/0"] = map[string]string{"k": "new"}
+	other := m.Begin("app/0")
+	require.NoError(t, other.Run(context.Background(), r.dispatch))
+	require.NoError(t, other.Commit())
+
+	bag, err := stale.Juju().RelationGet(context.Background(), "peers:0", "app/0", false)
+	require.NoError(t, err)
+	assert.Empty(t, bag, "the snapshot predates app/0's commit")
+	require.NoError(t, stale.Run(context.Background(), r.dispatch))
+	require.NoError(t, stale.Commit())
+
+	settle(t, m, r.dispatch)
+	m.Tick(time.Minute)
+	fresh := m.Begin("app/1")
+	bag, err = fresh.Juju().RelationGet(context.Background(), "peers:0", "app/0", false)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"k": "new"}, bag)
+	// Its own writes are visible to itself at once.
+	require.NoError(t, fresh.Juju().RelationSet(context.Background(), "peers:0", false, map[string]string{"mine": "1"}))
+	own, err := fresh.Juju().RelationGet(context.Background(), "peers:0", "app/1", false)
+	require.NoError(t, err)
+	assert.Equal(t, "1", own["mine"])
+	fresh.CutOff()
+	assert.NotContains(t, m.UnitBag("app/1"), "mine", "a cut-off hook's writes vanish")
+	assert.Equal(t, "update-status", m.Queue("app/1")[0].Hook, "and it is retried")
+}
+
+// A unit added later can run its install before any peer has heard of it.
+func TestNewUnitInstallsBeforePeersHearOfIt(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.AddUnit("app", t.TempDir())
+	for _, hook := range []string{"concourse-data-storage-attached", "install"} {
+		h := m.Begin("app/2")
+		require.Equal(t, hook, h.Event.Hook)
+		require.NoError(t, h.Run(context.Background(), r.dispatch))
+		require.NoError(t, h.Commit())
+	}
+	assert.Empty(t, m.Queue("app/0"), "the leader has not heard of app/2 yet")
+	h := m.Begin("app/2")
+	require.Equal(t, "peers-relation-created", h.Event.Hook)
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+	assert.Contains(t, m.Queue("app/0"), Event{Hook: "peers-relation-joined", RelationID: "peers:0", RemoteUnit: "app/2", RemoteApp: "app"})
+	settle(t, m, r.dispatch)
+	assert.Equal(t, []string{"app/0", "app/1", "app/2"}, m.Units("app"))
+}
+
+func TestRemoveUnitMovesLeadershipAndDeparts(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 3)
+	settle(t, m, r.dispatch)
+	m.RemoveUnit("app/0")
+	assert.Equal(t, "app/1", m.Leader("app"))
+	settle(t, m, r.dispatch)
+	assert.Equal(t, []string{"app/1", "app/2"}, m.Units("app"))
+	tail := r.events["app/0"][len(r.events["app/0"])-4:]
+	assert.Equal(t, []string{"peers-relation-broken", "concourse-data-storage-detaching", "stop", "remove"}, tail)
+	assert.Contains(t, r.events["app/1"], "leader-elected")
+	assert.Contains(t, r.events["app/1"], "peers-relation-departed")
+}
+
+func TestActionsAndTheirResults(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 1)
+	settle(t, m, r.dispatch)
+	a := m.RunAction("app/0", "upgrade", map[string]any{"version": "7.14.4"})
+	settle(t, m, func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		params, err := j.ActionGet(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, "7.14.4", params["version"])
+		require.Error(t, j.ActionSet(ctx, map[string]string{"Bad": "x"}))
+		require.NoError(t, j.ActionSet(ctx, map[string]string{"phase": "prepare"}))
+		require.NoError(t, j.ActionLog(ctx, "staging"))
+		return j.ActionFail(ctx, "nope")
+	})
+	assert.True(t, a.Done)
+	assert.True(t, a.Failed)
+	assert.Equal(t, "nope", a.Message)
+	assert.Equal(t, map[string]string{"phase": "prepare"}, a.Results)
+	assert.Equal(t, []string{"staging"}, a.Logs)
+}
+
+func TestClocksAndStatus(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.SetSkew("app/1", -3*time.Minute)
+	assert.Equal(t, t0, m.Now("app/0"))
+	assert.Equal(t, t0.Add(-3*time.Minute), m.Now("app/1"))
+	m.Tick(5 * time.Minute)
+	assert.Equal(t, t0.Add(5*time.Minute), m.Now("app/0"))
+	h := m.Begin("app/1")
+	require.NoError(t, h.Juju().StatusSet(context.Background(), relation.Status{State: relation.Waiting, Message: "hm"}))
+	err := h.Juju().StatusSet(context.Background(), relation.Status{Application: true, State: relation.Active, Message: "x"})
+	assert.ErrorContains(t, err, "not the leader")
+	assert.Error(t, h.Juju().StatusSet(context.Background(), relation.Status{State: "exploded"}))
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+	assert.Equal(t, relation.Status{State: relation.Waiting, Message: "hm"}, m.Status("app/1"))
+}

@@ -1,0 +1,234 @@
+package relation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
+)
+
+// PeerRelation is the name of the charm's peer relation (metadata.yaml).
+const PeerRelation = "peers"
+
+// Keys the charm keeps in the peer relation besides the upgrade's own
+// (fsm.KeyPrefix). Application bag (leader only):
+const (
+	// KeyAppVolumeToken is the leader's volume token: a unit that reads
+	// the same token on its own volume shares the leader's volume.
+	KeyAppVolumeToken = "volume-token"
+	// KeyAppConfigVersion is the `version` config value the leader last
+	// acted on, so an abort is not undone by the next config-changed.
+	KeyAppConfigVersion = "config-version"
+	// KeyAppWebAddress is where workers find the TSA (the web unit's
+	// address) in mode auto.
+	KeyAppWebAddress = "web-address"
+)
+
+// Unit bag keys (each unit's own facts):
+const (
+	KeyUnitVolumeToken = "volume-token"
+	KeyUnitAddress     = "address"
+	KeyUnitWorkerKey   = "worker-public-key"
+)
+
+// Facts are what a unit tells its peers about itself.
+type Facts struct {
+	// VolumeToken is the token the unit reads on its own volume.
+	VolumeToken string
+	// Address is the unit's ingress address.
+	Address string
+	// WorkerKey is the unit's worker public key (authorized_keys form),
+	// for web units that do not share the unit's volume.
+	WorkerKey string
+}
+
+func (f Facts) bag() map[string]string {
+	return map[string]string{KeyUnitVolumeToken: f.VolumeToken, KeyUnitAddress: f.Address, KeyUnitWorkerKey: f.WorkerKey}
+}
+
+func factsOf(bag map[string]string) Facts {
+	return Facts{VolumeToken: bag[KeyUnitVolumeToken], Address: bag[KeyUnitAddress], WorkerKey: bag[KeyUnitWorkerKey]}
+}
+
+// AppData is the charm's part of the application bag, besides the record.
+type AppData struct {
+	VolumeToken   string
+	ConfigVersion string
+	WebAddress    string
+}
+
+func (a AppData) bag() map[string]string {
+	return map[string]string{KeyAppVolumeToken: a.VolumeToken, KeyAppConfigVersion: a.ConfigVersion, KeyAppWebAddress: a.WebAddress}
+}
+
+// BagError says whose relation data could not be read. It is reported,
+// and the bag is never overwritten because of it.
+type BagError struct {
+	// Owner is the unit that wrote the bag, or the application for the
+	// application bag.
+	Owner string
+	Err   error
+}
+
+func (e *BagError) Error() string { return fmt.Sprintf("peer data of %s: %v", e.Owner, e.Err) }
+func (e *BagError) Unwrap() error { return e.Err }
+
+// Member is one unit's committed data as a hook reads it.
+type Member struct {
+	Ack fsm.Ack
+	// AckErr is a *BagError when the ack does not decode (a newer or broken
+	// unit); Ack is then zero.
+	AckErr error
+	Facts  Facts
+}
+
+// Peers is the peer relation as one hook reads it at its start: what Juju
+// has committed, nothing this hook wrote.
+type Peers struct {
+	ID   string
+	Self unitname.Name
+	// Others are the units relation-list names (never the unit itself).
+	Others []string
+	Record fsm.Record
+	// RecordErr is a *BagError when the record does not decode; Record is
+	// then zero and nobody acts on it.
+	RecordErr error
+	App       AppData
+	Own       Member
+	Members   map[string]Member // keyed by unit, the others only
+}
+
+// ErrNoPeerRelation says the peer relation does not exist yet (hooks
+// before relation-created).
+var ErrNoPeerRelation = errors.New("the peer relation is not there yet")
+
+// ReadPeers reads the peer relation once. A bag that does not decode is
+// reported in the result, not as an error: the hook goes on with what it can
+// read and reports the rest.
+func ReadPeers(ctx context.Context, j Juju, self unitname.Name) (*Peers, error) {
+	ids, err := j.RelationIDs(ctx, PeerRelation)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, ErrNoPeerRelation
+	}
+	p := &Peers{ID: ids[0], Self: self, Members: map[string]Member{}}
+	if p.Others, err = j.RelationList(ctx, p.ID); err != nil {
+		return nil, err
+	}
+	appBag, err := j.RelationGet(ctx, p.ID, self.App, true)
+	if err != nil {
+		return nil, err
+	}
+	p.App = AppData{VolumeToken: appBag[KeyAppVolumeToken], ConfigVersion: appBag[KeyAppConfigVersion], WebAddress: appBag[KeyAppWebAddress]}
+	if p.Record, err = fsm.DecodeRecord(appBag); err != nil {
+		p.RecordErr = &BagError{Owner: "application " + self.App, Err: err}
+	}
+	if p.Own, err = readMember(ctx, j, p.ID, self.String()); err != nil {
+		return nil, err
+	}
+	for _, u := range p.Others {
+		m, err := readMember(ctx, j, p.ID, u)
+		if err != nil {
+			return nil, err
+		}
+		p.Members[u] = m
+	}
+	return p, nil
+}
+
+func readMember(ctx context.Context, j Juju, id, unit string) (Member, error) {
+	bag, err := j.RelationGet(ctx, id, unit, false)
+	if err != nil {
+		return Member{}, err
+	}
+	m := Member{Facts: factsOf(bag)}
+	if m.Ack, err = fsm.DecodeAck(bag); err != nil {
+		m.AckErr = &BagError{Owner: unit, Err: err}
+	}
+	return m, nil
+}
+
+// Acks are the decodable acks of the other units.
+func (p *Peers) Acks() map[string]fsm.Ack {
+	acks := map[string]fsm.Ack{}
+	for u, m := range p.Members {
+		if m.AckErr == nil {
+			acks[u] = m.Ack
+		}
+	}
+	return acks
+}
+
+// BagErrors lists every bag that did not decode, sorted by owner.
+func (p *Peers) BagErrors() []error {
+	var errs []error
+	if p.RecordErr != nil {
+		errs = append(errs, p.RecordErr)
+	}
+	if p.Own.AckErr != nil {
+		errs = append(errs, p.Own.AckErr)
+	}
+	for _, u := range slices.Sorted(maps.Keys(p.Members)) {
+		if err := p.Members[u].AckErr; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// WriteOwn writes this unit's ack and facts, only the keys that differ from
+// what the hook read (an unchanged bag wakes nobody).
+func (p *Peers) WriteOwn(ctx context.Context, j Juju, ack fsm.Ack, facts Facts) error {
+	bag, err := fsm.EncodeAck(ack)
+	if err != nil {
+		return err
+	}
+	maps.Copy(bag, facts.bag())
+	old, err := fsm.EncodeAck(p.Own.Ack)
+	if err != nil || p.Own.AckErr != nil {
+		old = map[string]string{}
+	}
+	maps.Copy(old, p.Own.Facts.bag())
+	return setChanged(ctx, j, p.ID, false, old, bag)
+}
+
+// WriteApp writes the record and the charm's application data (leader
+// only), only the keys that differ from what the hook read.
+func (p *Peers) WriteApp(ctx context.Context, j Juju, rec fsm.Record, app AppData) error {
+	bag, err := fsm.EncodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	maps.Copy(bag, app.bag())
+	old := map[string]string{}
+	if p.RecordErr == nil {
+		if old, err = fsm.EncodeRecord(p.Record); err != nil {
+			old = map[string]string{}
+		}
+		if p.Record.Revision == 0 && p.Record.Version.IsZero() {
+			old = map[string]string{} // a fresh bag holds no record keys yet
+		}
+	}
+	maps.Copy(old, p.App.bag())
+	return setChanged(ctx, j, p.ID, true, old, bag)
+}
+
+func setChanged(ctx context.Context, j Juju, id string, app bool, old, next map[string]string) error {
+	changed := map[string]string{}
+	for k, v := range next {
+		if ov, ok := old[k]; !ok && v == "" || ok && ov == v {
+			continue
+		}
+		changed[k] = v
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return j.RelationSet(ctx, id, app, changed)
+}
