@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -17,6 +18,9 @@ import (
 type Exec struct {
 	// Path, when set, is searched for the tools instead of PATH.
 	Path string
+	// Env is added to the tools' environment (a local model of Juju
+	// tells its tools where it listens this way).
+	Env []string
 }
 
 // ToolError is a hook tool that failed: its argv, exit status and what it
@@ -44,6 +48,9 @@ func (x Exec) run(ctx context.Context, stdin []byte, argv ...string) ([]byte, er
 		bin = x.Path + "/" + argv[0]
 	}
 	cmd := exec.CommandContext(ctx, bin, argv[1:]...)
+	if len(x.Env) > 0 {
+		cmd.Env = append(os.Environ(), x.Env...)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if stdin != nil {

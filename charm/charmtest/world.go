@@ -1,0 +1,354 @@
+package charmtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
+)
+
+// Epoch is where every world's clock starts.
+var Epoch = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+// Options describe a world.
+type Options struct {
+	// App is the application's name; "concourse" when empty.
+	App string
+	// Units is how many units deploy at first.
+	Units int
+	// Config overrides charm.DefaultConfig (mode, version, ...).
+	Config map[string]any
+	// Releases are the versions the release server publishes.
+	Releases []string
+	// Apart lists the units whose storage is their own; the others share
+	// one volume.
+	Apart []string
+	// OpenVolume opens a unit's volume; charm.OpenVolume (without fsync)
+	// when nil.
+	OpenVolume func(root string) (charm.Volume, error)
+}
+
+// World is a model of Juju running the real charm on every unit, each on
+// its own in-memory machine, with real volumes on disk and a loopback
+// release server. Every start is checked against the committed record
+// (see Violations); CheckState checks the rest after each step.
+type World struct {
+	Model  *jujutest.Model
+	App    string
+	Dir    string
+	Server *releasetest.Server
+	opts   Options
+
+	mu         sync.Mutex
+	machines   map[string]*Machine
+	violations []string
+	webSeen    map[string]version.Version // the newest release each unit's web started on
+	steps      int
+}
+
+// New builds a world in dir (a test's temp dir) and deploys its units.
+func New(dir string, opts Options) (*World, error) {
+	if opts.App == "" {
+		opts.App = "concourse"
+	}
+	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
+	for _, v := range opts.Releases {
+		w.Server.AddRelease(v, releasetest.Tarball(v))
+	}
+	cfg := charm.DefaultConfig()
+	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
+	maps.Copy(cfg, opts.Config)
+	w.Model = jujutest.NewModel("test", Epoch)
+	w.Model.Deploy(w.App, filepath.Join(dir, "charm"), cfg)
+	if err := os.MkdirAll(w.sharedDir(), 0o755); err != nil {
+		return nil, err
+	}
+	for i := 0; i < opts.Units; i++ {
+		if _, err := w.AddUnit(); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// Close stops the release server.
+func (w *World) Close() { w.Server.Close() }
+
+func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
+
+// AddUnit adds a unit with its machine and storage; it returns its name.
+func (w *World) AddUnit() (string, error) {
+	n := len(w.Model.Units(w.App)) + len(w.removedUnits())
+	name := fmt.Sprintf("%s/%d", w.App, n)
+	storage := w.sharedDir()
+	if slices.Contains(w.opts.Apart, name) {
+		storage = filepath.Join(w.Dir, "volume-"+fmt.Sprint(n))
+		if err := os.MkdirAll(storage, 0o755); err != nil {
+			return "", err
+		}
+	}
+	u := w.Model.AddUnit(w.App, storage)
+	if u.Name.String() != name {
+		return "", fmt.Errorf("charmtest: expected unit %s, the model added %s", name, u.Name)
+	}
+	w.mu.Lock()
+	w.machines[name] = newMachine(w, name)
+	w.mu.Unlock()
+	return name, os.MkdirAll(w.stateDir(name), 0o700)
+}
+
+func (w *World) removedUnits() []string {
+	var gone []string
+	for name := range w.machines {
+		if !slices.Contains(w.Model.Units(w.App), name) {
+			gone = append(gone, name)
+		}
+	}
+	return gone
+}
+
+func (w *World) stateDir(unit string) string {
+	return filepath.Join(w.Dir, "state", strings.ReplaceAll(unit, "/", "-"))
+}
+
+// Machine is a unit's machine.
+func (w *World) Machine(unit string) *Machine {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.machines[unit]
+}
+
+// Dispatcher runs the real charm for unit, as Juju runs its dispatch.
+func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
+	open := w.opts.OpenVolume
+	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		return charm.Run(ctx, hc, charm.Deps{
+			Juju:       j,
+			Services:   w.Machine(unit),
+			OpenVolume: open,
+			StateDir:   w.stateDir(unit),
+			Clock:      func() time.Time { return w.Model.Now(unit) },
+			Binary:     "/usr/bin/true",
+			Environ:    func(string) string { return "" },
+		})
+	}
+}
+
+// Step runs unit's next hook whole: begin, run, commit. It returns the
+// hook's error (a failed hook is retried by the model).
+func (w *World) Step(ctx context.Context, unit string) error {
+	h := w.Model.Begin(unit)
+	if h == nil {
+		return fmt.Errorf("charmtest: %s has nothing to run", unit)
+	}
+	_ = h.Run(ctx, w.Dispatcher(unit))
+	err := h.Commit()
+	w.afterStep()
+	return err
+}
+
+func (w *World) afterStep() {
+	w.mu.Lock()
+	w.steps++
+	w.mu.Unlock()
+	if err := w.CheckState(); err != nil {
+		w.violate("after step %d: %v", w.steps, err)
+	}
+}
+
+// Settle runs hooks round-robin until no unit has one queued, at most max
+// hooks; hooks that keep failing count toward max.
+func (w *World) Settle(ctx context.Context, max int) error {
+	for i := 0; i < max; i++ {
+		ready := w.Model.Ready()
+		if len(ready) == 0 {
+			return nil
+		}
+		_ = w.Step(ctx, ready[i%len(ready)])
+	}
+	return fmt.Errorf("charmtest: not settled after %d hooks:\n%s", max, w.Model)
+}
+
+// Converge ticks update-status and settles until the record is idle with
+// every member running its version (or failed), at most rounds times.
+func (w *World) Converge(ctx context.Context, rounds int) error {
+	for i := 0; i < rounds; i++ {
+		if err := w.Settle(ctx, 10000); err != nil {
+			return err
+		}
+		if err := w.CheckConverged(); err == nil {
+			return nil
+		}
+		w.Model.Tick(5 * time.Minute)
+	}
+	return w.CheckConverged()
+}
+
+// Record is the committed upgrade record.
+func (w *World) Record() (fsm.Record, error) {
+	return fsm.DecodeRecord(w.Model.AppBag(w.App))
+}
+
+// Ack is a unit's committed ack.
+func (w *World) Ack(unit string) (fsm.Ack, error) {
+	return fsm.DecodeAck(w.Model.UnitBag(unit))
+}
+
+// Downloads is how many times the release server sent version's tarball.
+func (w *World) Downloads(v string) int { return w.Server.Hits(releasetest.ReleasePath(v)) }
+
+// Violations are the invariant breaches seen so far.
+func (w *World) Violations() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.violations)
+}
+
+func (w *World) violate(format string, args ...any) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.violations = append(w.violations, fmt.Sprintf(format, args...))
+}
+
+// started checks one start against the committed record: a worker starts
+// only on a release the record lets members run, and only on a member; web
+// starts only on a release the record gives web, and a unit's web never
+// on an older release than it ran before (Concourse migrated the database
+// when it started the newer one).
+func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
+	rec, err := w.Record()
+	if err != nil {
+		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
+		return
+	}
+	if !rec.IsMember(unit) {
+		w.violate("%s %s %s on %s, which record revision %d does not list", why, role, release, unit, rec.Revision)
+		return
+	}
+	allowed := allowedWorker(rec)
+	if role == charm.RoleWeb {
+		allowed = allowedWeb(rec)
+	}
+	if !slices.Contains(allowed, release) {
+		w.violate("%s %s %s on %s while the committed record (revision %d, %s) allows %v", why, role, release, unit, rec.Revision, rec.Phase, allowed)
+	}
+	if role == charm.RoleWeb {
+		w.mu.Lock()
+		if release.Less(w.webSeen[unit]) {
+			w.violations = append(w.violations, fmt.Sprintf("web on %s went back from %s to %s", unit, w.webSeen[unit], release))
+		}
+		if w.webSeen[unit].Less(release) {
+			w.webSeen[unit] = release
+		}
+		w.mu.Unlock()
+	}
+}
+
+// allowedWorker is what a member's worker may run while rec is committed.
+// In PREPARE a worker still runs the previous release until its unit acts;
+// in DOWNLOADING none runs.
+func allowedWorker(rec fsm.Record) []version.Version {
+	switch rec.Phase {
+	case fsm.PhaseIdle:
+		return []version.Version{rec.Version}
+	case fsm.PhasePrepare, fsm.PhaseFailed:
+		return []version.Version{rec.PreviousVersion}
+	case fsm.PhaseComplete:
+		return []version.Version{rec.TargetVersion}
+	}
+	return nil
+}
+
+// allowedWeb is what web may run while rec is committed (it restarts on the
+// target in COMPLETE, until then it runs the previous release).
+func allowedWeb(rec fsm.Record) []version.Version {
+	switch rec.Phase {
+	case fsm.PhaseIdle:
+		return []version.Version{rec.Version}
+	case fsm.PhaseComplete:
+		return []version.Version{rec.PreviousVersion, rec.TargetVersion}
+	}
+	return []version.Version{rec.PreviousVersion}
+}
+
+// CheckState checks what must hold after every step: the record decodes,
+// every member's services run releases the committed record allows (a
+// worker that still drains in PREPARE included), and no worker runs in
+// DOWNLOADING.
+func (w *World) CheckState() error {
+	rec, err := w.Record()
+	if err != nil {
+		return fmt.Errorf("the record does not decode: %w", err)
+	}
+	var errs []error
+	for _, unit := range rec.Members {
+		m := w.Machine(unit)
+		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
+			continue
+		}
+		for role, v := range m.Running() {
+			allowed := allowedWorker(rec)
+			if role == charm.RoleWeb {
+				allowed = allowedWeb(rec)
+			}
+			if !slices.Contains(allowed, v) {
+				errs = append(errs, fmt.Errorf("%s runs %s %s while the record (revision %d, %s) allows %v", unit, role, v, rec.Revision, rec.Phase, allowed))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckConverged says whether the cluster is at rest: the record idle with
+// every member running its version, or failed with a status that names
+// the command to run; and the shared volume's `current` naming what the
+// record says.
+func (w *World) CheckConverged() error {
+	rec, err := w.Record()
+	if err != nil {
+		return err
+	}
+	switch rec.Phase {
+	case fsm.PhaseFailed:
+		st, _ := w.Model.AppStatus(w.App)
+		if !strings.Contains(st.Message, "juju run "+w.App+"/leader upgrade-") {
+			return fmt.Errorf("failed, but the status does not name the command: %q", st.Message)
+		}
+		return nil
+	case fsm.PhaseIdle:
+	default:
+		return fmt.Errorf("record in %s (revision %d)", rec.Phase, rec.Revision)
+	}
+	if rec.Version.IsZero() {
+		return errors.New("no release settled yet")
+	}
+	var errs []error
+	for _, unit := range w.Model.Units(w.App) {
+		if !rec.IsMember(unit) {
+			errs = append(errs, fmt.Errorf("%s is not a member", unit))
+			continue
+		}
+		for role, v := range w.Machine(unit).Running() {
+			if v != rec.Version {
+				errs = append(errs, fmt.Errorf("%s runs %s %s, the record says %s", unit, role, v, rec.Version))
+			}
+		}
+		if len(w.Machine(unit).Running()) == 0 {
+			errs = append(errs, fmt.Errorf("%s runs nothing", unit))
+		}
+	}
+	return errors.Join(errs...)
+}
