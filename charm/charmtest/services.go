@@ -183,15 +183,3 @@ func (m *Machine) Running() map[charm.Role]version.Version {
 	}
 	return out
 }
-
-// clone copies the machine's state, for the model checker's snapshots.
-func (m *Machine) clone(w *World) *Machine {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c := newMachine(w, m.unit)
-	for name, s := range m.svcs {
-		cp := *s
-		c.svcs[name] = &cp
-	}
-	return c
-}

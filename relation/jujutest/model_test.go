@@ -15,7 +15,6 @@ var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 // recorder is a charm that writes what it is told and records what it saw.
 type recorder struct {
-	seen   []string
 	write  map[string]map[string]string // unit -> its own bag writes
 	app    map[string]string            // application writes (when leader)
 	fail   map[string]bool              // hooks that fail after writing
