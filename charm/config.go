@@ -248,14 +248,14 @@ func (p *configParser) sha256(option string) string {
 	return v
 }
 
-var sizePattern = regexp.MustCompile(`^(\d+)\s*([KMGT]i?B|B)?$`)
+var sizePattern = regexp.MustCompile(`^(\d+)\s*([KMGT]I?B|B)?$`)
 
 func (p *configParser) size(option string) int64 {
 	v := strings.TrimSpace(p.str(option))
 	if v == "" {
 		return 0
 	}
-	m := sizePattern.FindStringSubmatch(strings.ToUpper(strings.ReplaceAll(v, "iB", "IB")))
+	m := sizePattern.FindStringSubmatch(strings.ToUpper(v))
 	if m == nil {
 		p.fail(option, v, "is not a size like 800MB or 2GiB")
 		return 0

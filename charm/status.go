@@ -42,18 +42,26 @@ func fill(template string, values map[string]string) string {
 	return fit(strings.ReplaceAll(line, "WAITING", shortenList(waiting, room)))
 }
 
-// shortenList keeps the first items of a ", "-separated list that fit in
-// room characters and says how many more there are.
+// shortenList keeps the first items of a ", "-separated list (after an
+// optional "waiting for " prefix) that fit in room characters and says how
+// many more there are; with no room for one, it counts them.
 func shortenList(list string, room int) string {
+	prefix := ""
+	if rest, ok := strings.CutPrefix(list, "waiting for "); ok {
+		prefix, list = "waiting for ", rest
+	}
 	items := strings.Split(list, ", ")
 	for n := len(items); n > 0; n-- {
-		s := strings.Join(items[:n], ", ")
+		s := prefix + strings.Join(items[:n], ", ")
 		if n < len(items) {
 			s += fmt.Sprintf(" +%d more", len(items)-n)
 		}
 		if len(s) <= room {
 			return s
 		}
+	}
+	if counted := fmt.Sprintf("%s%d units", prefix, len(items)); len(counted) <= room {
+		return counted
 	}
 	return fmt.Sprintf("%d units", len(items))
 }
