@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/installer"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
 
@@ -29,11 +31,13 @@ type demoCluster struct {
 // demoUnit implements fsm.Effects for one unit.
 type demoUnit struct {
 	name string
-	// stager puts a release under releases/ without touching `current`;
-	// switcher makes it current, fetching it first if it is not there.
-	stager, switcher *storage.Installer
-	vol              *storage.Volume
-	worker           string // the release its worker runs; "" while stopped
+	// opts stage a release under releases/ without touching `current`, or
+	// make it current at revision (the upgrade's generation), fetching it
+	// first if it is not there.
+	opts     installer.Options
+	revision uint64
+	vol      *storage.Volume
+	worker   string // the release its worker runs; "" while stopped
 	// systemd runs the worker unit for real; nil where no systemd could be
 	// started, and then the demo only says what it would do.
 	systemd *demoSystemd
@@ -48,17 +52,14 @@ func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, systemd
 	c := &demoCluster{app: cfg.App, leader: cfg.App + "/0", appBag: map[string]string{}, bags: map[string]map[string]string{}, out: out}
 	for i := 0; i < cfg.Units; i++ {
 		name := fmt.Sprintf("%s/%d", cfg.App, i)
-		opts := storage.InstallOptions{
+		opts := installer.Options{
 			Unit:    name,
 			BaseURL: baseURL,
 			OnStep: func(s fsm.InstallStep) {
 				fmt.Fprintf(out, "%s    install: %s\n", name, s)
 			},
 		}
-		stager := storage.NewInstaller(vol, opts)
-		opts.Activate = true
-		switcher := storage.NewInstaller(vol, opts)
-		c.units = append(c.units, &demoUnit{name: name, stager: stager, switcher: switcher, vol: vol, worker: installed, systemd: systemd, out: out})
+		c.units = append(c.units, &demoUnit{name: name, opts: opts, vol: vol, worker: installed.String(), systemd: systemd, out: out})
 		c.bags[name] = map[string]string{}
 	}
 	return c, nil
@@ -66,7 +67,11 @@ func newDemoCluster(cfg demoConfig, vol *storage.Volume, baseURL string, systemd
 
 func (u *demoUnit) StageRelease(ctx context.Context, v string) error {
 	fmt.Fprintf(u.out, "%s  stage release %s under releases/ (current untouched, workers keep running)\n", u.name, v)
-	_, err := u.stager.Install(ctx, v)
+	ver, err := version.Parse(v)
+	if err != nil {
+		return err
+	}
+	_, err = installer.New(u.vol, u.opts).Stage(ctx, ver)
 	return err
 }
 
@@ -85,7 +90,13 @@ func (u *demoUnit) StopWorker(ctx context.Context) error {
 
 func (u *demoUnit) SwitchRelease(ctx context.Context, v string) error {
 	fmt.Fprintf(u.out, "%s  switch current -> releases/%s and verify concourse --version\n", u.name, v)
-	_, err := u.switcher.Install(ctx, v)
+	ver, err := version.Parse(v)
+	if err != nil {
+		return err
+	}
+	opts := u.opts
+	opts.Revision = u.revision
+	_, err = installer.New(u.vol, opts).Install(ctx, ver)
 	return err
 }
 
@@ -94,7 +105,7 @@ func (u *demoUnit) StartWorker(ctx context.Context, v string) error {
 	if err != nil {
 		return err
 	}
-	if current != v {
+	if current.String() != v {
 		return fmt.Errorf("refusing to start the worker on %s: current is %s", v, current)
 	}
 	fmt.Fprintf(u.out, "%s  start %s on %s\n", u.name, workerUnitName(u.name), v)
@@ -160,9 +171,12 @@ func (c *demoCluster) upgrade(ctx context.Context, target string) error {
 	if err := fsm.Execute(ctx, leader, stage); err != nil {
 		return fmt.Errorf("nothing was changed, the workers keep running %s: %w", installed, err)
 	}
-	rec, err = fsm.Initiate(time.Now(), rec, fsm.InitiateRequest{Target: target, Installed: installed, By: leader.name, Staged: true})
+	rec, err = fsm.Initiate(time.Now(), rec, fsm.InitiateRequest{Target: target, Installed: installed.String(), By: leader.name, Staged: true})
 	if err != nil {
 		return err
+	}
+	for _, u := range c.units { // `current` moves fenced by the generation
+		u.revision = rec.Generation
 	}
 	if err := c.commit(leader.name, nil, &rec); err != nil {
 		return err
