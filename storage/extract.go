@@ -12,7 +12,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"syscall"
 )
 
 // Default extraction limits: a Concourse release unpacks to a few hundred MB
@@ -52,8 +51,12 @@ const extractBufferSize = 1 << 20
 // absolute paths, "..", links leaving dir, writes through symlinks, devices,
 // fifos, setuid/setgid bits, duplicate entries, and archives over the limits.
 // All files are created through an os.Root on dir, so even a bug in these
-// checks cannot write outside it. On a full disk it reads the rest of the
-// archive's headers to say how much space is needed (*NoSpaceError).
+// checks cannot write outside it. Files and directories get the archive's
+// modes exactly, whatever the umask (owners keep rwx on directories, so the
+// release can be removed). A stream that is not a .tgz is a
+// *CorruptArchiveError, one that ends early a *TruncatedArchiveError. When
+// the disk fills it stops at once and returns the ENOSPC (or EDQUOT), with
+// the bytes written so far in the stats.
 //
 // On error dir is left as it is; the caller removes it.
 func ExtractRelease(ctx context.Context, r io.Reader, dir string, limits ExtractLimits) (ExtractStats, error) {
@@ -64,11 +67,10 @@ func ExtractRelease(ctx context.Context, r io.Reader, dir string, limits Extract
 	defer root.Close()
 	gz, err := gzip.NewReader(bufio.NewReaderSize(r, extractBufferSize))
 	if err != nil {
-		return ExtractStats{}, fmt.Errorf("%w: %w", ErrCorruptArchive, err)
+		return ExtractStats{}, corruptOrTransfer(err)
 	}
 	x := &extractor{
 		root:   root,
-		dir:    dir,
 		limits: limits.withDefaults(),
 		kinds:  map[string]byte{},
 		buf:    make([]byte, extractBufferSize),
@@ -96,14 +98,12 @@ const (
 
 type extractor struct {
 	root     *os.Root
-	dir      string
 	limits   ExtractLimits
 	kinds    map[string]byte
 	symlinks []string
 	buf      []byte
 	stats    ExtractStats
-	total    int64 // declared bytes, also after the disk filled
-	full     error // the first ENOSPC, after which entries are only counted
+	total    int64 // bytes the regular files' headers declare so far
 }
 
 func (x *extractor) run(ctx context.Context, tr *tar.Reader) error {
@@ -131,34 +131,23 @@ func (x *extractor) run(ctx context.Context, tr *tar.Reader) error {
 				return &HostileArchiveError{Entry: hdr.Name, Reason: ErrArchiveTooLarge, Detail: fmt.Sprintf("limit %d bytes", x.limits.MaxBytes)}
 			}
 		}
-		if x.full != nil {
-			continue // only counting what is still needed
-		}
 		if err := x.entry(hdr, tr); err != nil {
-			if !isNoSpace(err) {
-				return err
-			}
-			x.full = err
+			return err
 		}
-	}
-	if x.full != nil {
-		return &NoSpaceError{Path: x.dir, Need: x.total, Err: x.full}
 	}
 	return nil
 }
 
-// corruptOrTransfer keeps a transfer error retryable and labels anything
-// else as a corrupt archive.
+// corruptOrTransfer keeps a transfer error retryable (and cancellation as it
+// is), calls an early end truncation, and anything else a corrupt archive.
 func corruptOrTransfer(err error) error {
-	var transfer *transferError
-	if errors.As(err, &transfer) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if _, ok := errors.AsType[*transferError](err); ok || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", ErrCorruptArchive, err)
-}
-
-func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &TruncatedArchiveError{}
+	}
+	return &CorruptArchiveError{Err: err}
 }
 
 func (x *extractor) entry(hdr *tar.Header, tr *tar.Reader) error {
@@ -174,7 +163,7 @@ func (x *extractor) entry(hdr *tar.Header, tr *tar.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return x.mkdir(hdr.Name, name, fs.FileMode(hdr.Mode).Perm()|0o700)
+		return x.listedDir(hdr.Name, name, fs.FileMode(hdr.Mode).Perm()|0o700)
 	case tar.TypeReg: // the reader turns the old TypeRegA into TypeReg
 		return x.file(hdr, name, tr)
 	case tar.TypeSymlink:
@@ -218,13 +207,25 @@ func (x *extractor) parent(raw, name string) error {
 	case kindSymlink, kindFile:
 		return &HostileArchiveError{Entry: raw, Reason: ErrThroughSymlink, Detail: dir + " is not a directory"}
 	}
-	return x.mkdir(raw, dir, 0o755)
+	return x.mkdir(raw, dir, ReleaseDirMode)
 }
 
+// listedDir is a directory entry: made if needed, and given the archive's
+// mode even when it was made before, as the parent of an earlier entry.
+func (x *extractor) listedDir(raw, name string, perm fs.FileMode) error {
+	if x.kinds[name] != kindDir {
+		return x.mkdir(raw, name, perm)
+	}
+	return x.root.Chmod(name, perm)
+}
+
+// mkdir makes a new directory with exactly perm: Mkdir alone would leave
+// it narrowed by the umask (0700 under umask 077), and the services' users
+// could not reach the binaries.
 func (x *extractor) mkdir(raw, name string, perm fs.FileMode) error {
 	switch x.kinds[name] {
 	case kindDir:
-		return nil // tar lists a directory again, or after its children
+		return nil
 	case kindFile, kindSymlink:
 		return &HostileArchiveError{Entry: raw, Reason: ErrDuplicateEntry, Detail: name + " exists and is not a directory"}
 	}
@@ -235,7 +236,7 @@ func (x *extractor) mkdir(raw, name string, perm fs.FileMode) error {
 		return err
 	}
 	x.kinds[name] = kindDir
-	return nil
+	return x.root.Chmod(name, perm)
 }
 
 // claim checks that name is new and its parents are real directories.

@@ -23,8 +23,7 @@ const (
 	DefaultRetryDelay     = 2 * time.Second
 )
 
-// errSidecarMissing stands for a 404 or a missing file: the plain fact,
-// without the download advice that a real network error carries.
+// errSidecarMissing stands for a 404 or a missing file.
 var errSidecarMissing = errors.New("not published")
 
 // maxSidecarSize bounds a .sha1 sidecar: a digest and a file name.
@@ -133,7 +132,7 @@ type Consumer func(ctx context.Context, body io.Reader, size int64) error
 func (f *Fetcher) ExpectedSums(ctx context.Context, src Source, pin string) (ExpectedSums, error) {
 	var want ExpectedSums
 	if pin != "" {
-		sum, err := normalizeHexDigest(pin, 32, PinOption)
+		sum, err := parsePin(pin)
 		if err != nil {
 			return want, err
 		}
@@ -148,14 +147,14 @@ func (f *Fetcher) ExpectedSums(ctx context.Context, src Source, pin string) (Exp
 	if err == nil {
 		want.SHA1, err = parseSidecar(data)
 	}
-	if errors.Is(err, ErrReleaseNotFound) || errors.Is(err, fs.ErrNotExist) {
+	if status, ok := errors.AsType[*HTTPStatusError](err); (ok && status.Status == http.StatusNotFound) || errors.Is(err, fs.ErrNotExist) {
 		err = errSidecarMissing
 	}
 	if err != nil {
 		if want.SHA256 == "" {
 			return want, &NoChecksumError{Source: r.String(), Sidecar: sidecar, Err: err}
 		}
-		f.opts.Logf("release %s: sidecar %s unusable (%v); verifying against %s only", r, sidecar, err, PinOption)
+		f.opts.Logf("release %s: sidecar %s unusable (%v); verifying against the SHA-256 pin only", r, sidecar, err)
 	}
 	return want, nil
 }
@@ -177,13 +176,16 @@ func (f *Fetcher) readSidecar(ctx context.Context, r resolved, sidecar string) (
 		}
 		defer resp.Body.Close()
 		data, err = readLimited(resp.Body, maxSidecarSize)
-		if err != nil && !errors.Is(err, ErrBadChecksum) {
+		if err != nil && !errors.Is(err, errSidecarTooLarge) {
 			return &transferError{err}
 		}
 		return err
 	})
 	return data, err
 }
+
+// errSidecarTooLarge refuses a sidecar larger than any checksum file.
+var errSidecarTooLarge = fmt.Errorf("the sidecar is larger than %d bytes", maxSidecarSize)
 
 // readLimited reads all of r, refusing more than limit bytes.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {
@@ -192,15 +194,17 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: the sidecar is larger than %d bytes", ErrBadChecksum, limit)
+		return nil, errSidecarTooLarge
 	}
 	return data, nil
 }
 
 // Fetch streams src's tarball into consume and checks the bytes against
-// want. HTTP transfers are retried; a local file is read once. The bytes are
-// hashed as they stream, so consume must not treat what it wrote as valid
-// until Fetch returns nil.
+// want. HTTP transfers are retried; a local file is read once. An archive
+// that ends early (*TruncatedArchiveError from consume) is downloaded once
+// more, as a cut connection that the server closed cleanly looks the same.
+// The bytes are hashed as they stream, so consume must not treat what it
+// wrote as valid until Fetch returns nil.
 func (f *Fetcher) Fetch(ctx context.Context, src Source, want ExpectedSums, consume Consumer) (Digests, error) {
 	if want.SHA1 == "" && want.SHA256 == "" {
 		return Digests{}, &NoChecksumError{Source: src.String(), Sidecar: "(not looked up)", Err: errors.New("no expected checksum given")}
@@ -213,12 +217,33 @@ func (f *Fetcher) Fetch(ctx context.Context, src Source, want ExpectedSums, cons
 		return f.fetchFile(ctx, r.path, want, consume)
 	}
 	var got Digests
+	truncated := 0
 	err = f.retry(ctx, r.url, func(ctx context.Context) error {
 		var err error
 		got, err = f.fetchOnce(ctx, r.url, want, consume)
+		if short, ok := errors.AsType[*TruncatedArchiveError](err); ok {
+			truncated++
+			short.Attempts = truncated
+			if truncated == 1 {
+				return &transferError{err}
+			}
+		}
 		return err
 	})
 	return got, err
+}
+
+// nameSource fills in what the consumer could not know about an archive
+// error: where the archive came from and how much of it arrived.
+func nameSource(err error, source string, received int64) error {
+	if short, ok := errors.AsType[*TruncatedArchiveError](err); ok {
+		short.Source, short.Received = source, received
+		short.Attempts = max(short.Attempts, 1)
+	}
+	if corrupt, ok := errors.AsType[*CorruptArchiveError](err); ok {
+		corrupt.Source = source
+	}
+	return err
 }
 
 func (f *Fetcher) fetchFile(ctx context.Context, path string, want ExpectedSums, consume Consumer) (Digests, error) {
@@ -237,7 +262,7 @@ func (f *Fetcher) fetchFile(ctx context.Context, path string, want ExpectedSums,
 	h := newHasher(want)
 	body := newProgressReader(io.TeeReader(file, h), info.Size(), f.opts.OnProgress, f.opts.Now, f.opts.ProgressEvery)
 	if err := consume(ctx, body, info.Size()); err != nil {
-		return Digests{}, err
+		return Digests{}, nameSource(err, path, h.n)
 	}
 	if _, err := io.Copy(io.Discard, body); err != nil {
 		return Digests{}, fmt.Errorf("read %s: %w", path, err)
@@ -259,7 +284,7 @@ func (f *Fetcher) fetchOnce(ctx context.Context, rawURL string, want ExpectedSum
 	idle := &idleReader{r: resp.Body, ctx: ctx, timeout: f.opts.ReadTimeout, cancel: cancel}
 	body := newProgressReader(io.TeeReader(idle, h), resp.ContentLength, f.opts.OnProgress, f.opts.Now, f.opts.ProgressEvery)
 	if err := consume(ctx, body, resp.ContentLength); err != nil {
-		return Digests{}, err
+		return Digests{}, nameSource(err, rawURL, h.n)
 	}
 	// The consumer may stop at the archive's end; the hash covers every byte.
 	if _, err := io.Copy(io.Discard, body); err != nil {
@@ -304,8 +329,7 @@ func (f *Fetcher) retry(ctx context.Context, what string, try func(ctx context.C
 			return fmt.Errorf("download %s: %w", what, context.Cause(ctx))
 		}
 		if !isRetryable(err) {
-			var status *HTTPStatusError
-			if errors.As(err, &status) {
+			if _, ok := errors.AsType[*HTTPStatusError](err); ok {
 				return &DownloadError{Source: what, Attempts: attempt, Err: err}
 			}
 			return err
@@ -358,3 +382,17 @@ func (ir *idleReader) Read(p []byte) (int, error) {
 	}
 	return n, &transferError{err}
 }
+
+// retryable says whether another attempt may succeed: server errors and
+// rate limits, but not a missing file or a refused request.
+func (e *HTTPStatusError) retryable() bool {
+	return e.Status >= 500 || e.Status == http.StatusTooManyRequests || e.Status == http.StatusRequestTimeout
+}
+
+// transferError marks an error that happened while moving bytes (connect,
+// headers, body), as opposed to what the consumer did with them: only these
+// are retried.
+type transferError struct{ err error }
+
+func (e *transferError) Error() string { return e.err.Error() }
+func (e *transferError) Unwrap() error { return e.err }

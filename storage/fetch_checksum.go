@@ -38,80 +38,42 @@ func (d Digests) Checksum() string {
 	return ""
 }
 
-// ErrNoChecksum means nothing could vouch for the tarball: no sidecar and no
-// pin. The tarball is not downloaded.
-var ErrNoChecksum = errors.New("no checksum to verify the release against")
-
-// NoChecksumError says where the sidecar was looked for and which option pins
-// a checksum instead.
-type NoChecksumError struct {
-	Source  string
-	Sidecar string
-	Err     error // why the sidecar is unusable
-}
-
-func (e *NoChecksumError) Error() string {
-	return fmt.Sprintf("%v: %s has no usable checksum sidecar (%s: %v); refusing to install unverified bytes: set the charm option %s to the tarball's SHA-256 (sha256sum %s)",
-		ErrNoChecksum, e.Source, e.Sidecar, e.Err, PinOption, ReleaseAssetOf(e.Source))
-}
-
-func (e *NoChecksumError) Unwrap() []error { return []error{ErrNoChecksum, e.Err} }
-
-// ReleaseAssetOf is the last path element of a source, for messages.
-func ReleaseAssetOf(source string) string {
-	if i := strings.LastIndex(source, "/"); i >= 0 {
-		return source[i+1:]
-	}
-	return source
-}
-
-// ErrChecksumMismatch means the downloaded bytes are not the release vouched
-// for; they are discarded.
-var ErrChecksumMismatch = errors.New("checksum mismatch")
-
-// ChecksumMismatchError names the algorithm and both digests.
-type ChecksumMismatchError struct {
-	Source    string
-	Algorithm string // "sha1" or "sha256"
-	Want, Got string
-}
-
-func (e *ChecksumMismatchError) Error() string {
-	hint := "the download was corrupted or the sidecar is wrong; the next attempt downloads again"
-	if e.Algorithm == "sha256" {
-		hint = "check the charm option " + PinOption + " against the release you mean to install"
-	}
-	return fmt.Sprintf("%v: %s: %s is %s, expected %s; nothing was installed: %s",
-		ErrChecksumMismatch, e.Source, e.Algorithm, e.Got, e.Want, hint)
-}
-
-func (e *ChecksumMismatchError) Is(target error) bool { return target == ErrChecksumMismatch }
-
-// ErrBadChecksum is the errors.Is target of a pin or sidecar that is not a
-// well-formed digest.
-var ErrBadChecksum = errors.New("malformed checksum")
-
-// normalizeHexDigest lowercases sum and checks it is hex of size bytes.
-func normalizeHexDigest(sum string, size int, what string) (string, error) {
+// normalizeHexDigest lowercases sum and checks it is hex of size bytes; it
+// returns why not as a reason.
+func normalizeHexDigest(sum string, size int) (string, string) {
 	s := strings.ToLower(strings.TrimSpace(sum))
 	s = strings.TrimPrefix(s, "sha256:")
 	s = strings.TrimPrefix(s, "sha1:")
 	if len(s) != 2*size {
-		return "", fmt.Errorf("%w: %s %q must be %d hex digits", ErrBadChecksum, what, sum, 2*size)
+		return "", fmt.Sprintf("it must be %d hex digits", 2*size)
 	}
 	if _, err := hex.DecodeString(s); err != nil {
-		return "", fmt.Errorf("%w: %s %q is not hex", ErrBadChecksum, what, sum)
+		return "", "it is not hex"
 	}
-	return s, nil
+	return s, ""
+}
+
+// parsePin reads an operator's SHA-256 pin ("<hex>" or "sha256:<hex>", any
+// case).
+func parsePin(pin string) (string, error) {
+	sum, reason := normalizeHexDigest(pin, sha256.Size)
+	if reason != "" {
+		return "", &ValueError{Field: FieldPin, Value: pin, Reason: reason}
+	}
+	return sum, nil
 }
 
 // parseSidecar takes the first token of a .sha1 file.
 func parseSidecar(data []byte) (string, error) {
 	fields := strings.Fields(string(data))
 	if len(fields) == 0 {
-		return "", fmt.Errorf("%w: the sidecar is empty", ErrBadChecksum)
+		return "", errors.New("the sidecar is empty")
 	}
-	return normalizeHexDigest(fields[0], sha1.Size, "sidecar SHA-1")
+	sum, reason := normalizeHexDigest(fields[0], sha1.Size)
+	if reason != "" {
+		return "", fmt.Errorf("the sidecar's SHA-1 %q: %s", fields[0], reason)
+	}
+	return sum, nil
 }
 
 // hasher hashes a stream with the algorithms that are expected.
@@ -170,9 +132,9 @@ func (want ExpectedSums) verify(source string, got Digests) error {
 	return nil
 }
 
-// SumReader hashes r to its end with the chosen algorithms, the way a
-// download is verified; the CLI uses it to print a pin.
-func SumReader(r io.Reader, withSHA1, withSHA256 bool) (Digests, error) {
+// sumReader hashes r to its end with the chosen algorithms, the way a
+// download is verified.
+func sumReader(r io.Reader, withSHA1, withSHA256 bool) (Digests, error) {
 	var want ExpectedSums
 	if withSHA1 {
 		want.SHA1 = "wanted"

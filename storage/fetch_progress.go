@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"fmt"
 	"io"
 	"time"
 )
@@ -16,20 +15,6 @@ type DownloadProgress struct {
 // DefaultProgressEvery is the least time between two progress reports:
 // status-set is a hook tool call, not something to run per packet.
 const DefaultProgressEvery = time.Second
-
-// FormatDownloadProgress renders the status line the charm shows, e.g.
-// "Downloading Concourse 7.14.3: 45% (52/115 MB)".
-func FormatDownloadProgress(version string, p DownloadProgress) string {
-	const mb = 1_000_000
-	if p.Total <= 0 {
-		return fmt.Sprintf("Downloading Concourse %s: %d MB", version, p.Done/mb)
-	}
-	pct := p.Done * 100 / p.Total
-	if p.Total < 10*mb { // small (a test or a mirror's stub): whole MB would read 0/0
-		return fmt.Sprintf("Downloading Concourse %s: %d%% (%.1f/%.1f MB)", version, pct, float64(p.Done)/mb, float64(p.Total)/mb)
-	}
-	return fmt.Sprintf("Downloading Concourse %s: %d%% (%d/%d MB)", version, pct, p.Done/mb, (p.Total+mb/2)/mb)
-}
 
 // progressReader reports bytes read through it at most once per every
 // (by now), and once more at the end of the stream.

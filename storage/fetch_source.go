@@ -1,10 +1,11 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // DefaultReleaseBaseURL is where Concourse publishes its releases; the charm's
@@ -15,22 +16,18 @@ const DefaultReleaseBaseURL = "https://github.com/concourse/concourse/releases/d
 // tarball's SHA-1, as Concourse publishes it.
 const SidecarSuffix = ".sha1"
 
-// PinOption is the charm config option that pins a release's SHA-256; error
-// messages name it so the operator knows what to set.
-const PinOption = "release-sha256"
-
-// ReleaseAsset is the tarball's file name for version.
-func ReleaseAsset(version string) string {
-	return "concourse-" + version + "-linux-amd64.tgz"
+// ReleaseAsset is the tarball's file name for v.
+func ReleaseAsset(v version.Version) string {
+	return "concourse-" + v.String() + "-linux-amd64.tgz"
 }
 
-// ReleaseURL is version's tarball under baseURL (DefaultReleaseBaseURL when
+// ReleaseURL is v's tarball under baseURL (DefaultReleaseBaseURL when
 // empty): <base>/v<version>/concourse-<version>-linux-amd64.tgz.
-func ReleaseURL(baseURL, version string) string {
+func ReleaseURL(baseURL string, v version.Version) string {
 	if baseURL == "" {
 		baseURL = DefaultReleaseBaseURL
 	}
-	return strings.TrimRight(baseURL, "/") + "/v" + version + "/" + ReleaseAsset(version)
+	return strings.TrimRight(baseURL, "/") + "/v" + v.String() + "/" + ReleaseAsset(v)
 }
 
 // Source is where a release tarball comes from: an http(s) or file:// URL, or
@@ -46,8 +43,10 @@ func URLSource(rawURL string) Source { return Source{URL: rawURL} }
 // FileSource is the tarball at a local path.
 func FileSource(path string) Source { return Source{File: path} }
 
-// DefaultSource is version's tarball under baseURL.
-func DefaultSource(baseURL, version string) Source { return URLSource(ReleaseURL(baseURL, version)) }
+// DefaultSource is v's tarball under baseURL.
+func DefaultSource(baseURL string, v version.Version) Source {
+	return URLSource(ReleaseURL(baseURL, v))
+}
 
 func (s Source) String() string {
 	if s.File != "" {
@@ -55,9 +54,6 @@ func (s Source) String() string {
 	}
 	return s.URL
 }
-
-// ErrBadSource is the errors.Is target of a source that cannot be used.
-var ErrBadSource = errors.New("unusable release source")
 
 // resolved is a Source reduced to one of two kinds: a local path or an
 // http(s) URL.

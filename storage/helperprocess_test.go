@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,7 +92,7 @@ func helperInstall(v *Volume, unit string) error {
 		fmt.Println("saw", iv.Unit)
 		return nil
 	}
-	if err := l.WriteProgress(Progress{Version: "1.0.0"}); err != nil {
+	if err := l.WriteProgress(version.MustParse("1.0.0")); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(v.Path("work.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
@@ -105,10 +106,10 @@ func helperInstall(v *Volume, unit string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Mkdir(v.ReleaseDir("1.0.0"), 0o755); err != nil {
+	if err := os.Mkdir(v.ReleaseDir(version.MustParse("1.0.0")), 0o755); err != nil {
 		return err
 	}
-	if err := l.WriteInstalledVersion(InstalledVersion{Version: "1.0.0", Checksum: testSum("1.0.0")}); err != nil {
+	if err := l.writeInstalledVersion(version.MustParse("1.0.0"), testSum("1.0.0")); err != nil {
 		return err
 	}
 	if err := l.ClearProgress(); err != nil {
@@ -126,7 +127,7 @@ func helperHang(v *Volume, unit string) error {
 	if err != nil {
 		return err
 	}
-	if err := l.WriteProgress(Progress{Version: "2.0.0"}); err != nil {
+	if err := l.WriteProgress(version.MustParse("2.0.0")); err != nil {
 		return err
 	}
 	partial := v.Path(ReleasesDir, "2.0.0"+PartialInfix+"dead")

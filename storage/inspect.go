@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 )
 
 // Report is what Inspect finds on a volume, for operators (the inspect
@@ -19,14 +20,14 @@ type Report struct {
 	Initialised bool              `json:"initialised"` // the layout directories exist
 	FS          FSInfo            `json:"fs"`
 	Installed   *InstalledVersion `json:"installed_version"`
+	Fence       *Fence            `json:"fence"`
 	Releases    []ReleaseEntry    `json:"releases"`
 	Current     string            `json:"current"` // target of the current symlink as stored; "" when absent
 	Lock        LockReport        `json:"lock"`
 	Progress    *ProgressReport   `json:"progress"`
 	Workers     []WorkerEntry     `json:"workers"`
 	VolumeID    string            `json:"volume_id"`
-	// Problems each say what is wrong and what to do about it.
-	Problems []string `json:"problems"`
+	Problems    []Problem         `json:"problems"`
 }
 
 // ReleaseEntry is one directory under releases/.
@@ -57,11 +58,45 @@ type ProgressReport struct {
 	Stuck      bool  `json:"stuck"`
 }
 
-// WorkerEntry is one unit's directory under workers/.
+// WorkerEntry is one unit's directory under workers/ and the release the
+// registry says its services run ("" when none).
 type WorkerEntry struct {
-	Name string `json:"name"`
-	Mode string `json:"mode"`
+	Name    string `json:"name"`
+	Mode    string `json:"mode"`
+	Release string `json:"release,omitempty"`
 }
+
+// ProblemKind names something wrong on a volume. The inspect command and
+// the charm phrase what to do about each kind.
+type ProblemKind string
+
+// The problems Inspect reports.
+const (
+	ProblemVolatileFS         ProblemKind = "volatile-filesystem"       // tmpfs or ramfs: gone at reboot, seen by no other machine
+	ProblemUnreadable         ProblemKind = "unreadable"                // an entry of the layout cannot be read
+	ProblemNotADirectory      ProblemKind = "not-a-directory"           // a layout entry, or an entry of workers/, is not a directory
+	ProblemMode               ProblemKind = "mode"                      // a private directory is readable by others
+	ProblemCorruptMarker      ProblemKind = "corrupt-marker"            // a marker cannot be decoded
+	ProblemInstalledMissing   ProblemKind = "installed-release-missing" // the installed marker names a missing release
+	ProblemCurrentNotSymlink  ProblemKind = "current-not-symlink"
+	ProblemCurrentOutside     ProblemKind = "current-outside-releases"
+	ProblemCurrentMissing     ProblemKind = "current-release-missing"
+	ProblemLockUnprobed       ProblemKind = "lock-unprobed" // flock could not be tried
+	ProblemStuckInstall       ProblemKind = "stuck-install"
+	ProblemInterruptedInstall ProblemKind = "interrupted-install" // a progress marker while the lock is free
+	ProblemPartialRelease     ProblemKind = "partial-release"     // an interrupted unpack while the lock is free
+	ProblemLowSpace           ProblemKind = "low-space"
+)
+
+// Problem is one thing wrong on the volume: its kind, the path concerned and
+// the facts, in words.
+type Problem struct {
+	Kind   ProblemKind `json:"kind"`
+	Path   string      `json:"path"`
+	Detail string      `json:"detail"`
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Detail }
 
 // Inspect reports on the volume without changing it.
 func (v *Volume) Inspect() (Report, error) { return inspect(v.root, v.cfg) }
@@ -84,8 +119,17 @@ type inspection struct {
 	r    Report
 }
 
-func (in *inspection) problem(format string, args ...any) {
-	in.r.Problems = append(in.r.Problems, fmt.Sprintf(format, args...))
+func (in *inspection) problem(kind ProblemKind, path, format string, args ...any) {
+	in.r.Problems = append(in.r.Problems, Problem{Kind: kind, Path: path, Detail: fmt.Sprintf(format, args...)})
+}
+
+// corrupt reports a marker that cannot be read, or a failure to read it.
+func (in *inspection) corrupt(path string, err error) {
+	if ce, ok := errors.AsType[*CorruptMarkerError](err); ok {
+		in.problem(ProblemCorruptMarker, ce.Path, "corrupt: %v", ce.Err)
+		return
+	}
+	in.problem(ProblemUnreadable, path, "%v", err)
 }
 
 func (in *inspection) path(elem ...string) string {
@@ -94,15 +138,16 @@ func (in *inspection) path(elem ...string) string {
 
 func inspect(root string, cfg config) (Report, error) {
 	in := &inspection{root: root, now: cfg.now()}
-	in.r = Report{Root: root, At: in.now, Releases: []ReleaseEntry{}, Workers: []WorkerEntry{}, Problems: []string{}}
+	in.r = Report{Root: root, At: in.now, Releases: []ReleaseEntry{}, Workers: []WorkerEntry{}, Problems: []Problem{}}
 	fsInfo, err := statFS(root)
 	if err != nil {
-		return Report{}, &VolumeError{Path: root, Kind: VolumeUnusable, Err: err}
+		return Report{}, &VolumeError{Path: root, Reason: ErrVolumeUnusable, Err: err}
 	}
 	in.r.FS = fsInfo
 	in.filesystem()
 	in.layout()
 	in.installed()
+	in.fence()
 	in.releases()
 	in.current()
 	in.lockAndProgress()
@@ -114,23 +159,24 @@ func inspect(root string, cfg config) (Report, error) {
 
 func (in *inspection) filesystem() {
 	if in.r.FS.Type == "tmpfs" || in.r.FS.Type == "ramfs" {
-		in.problem("%s is on %s: its contents vanish at reboot and no other machine sees it; mount a persistent shared filesystem there", in.root, in.r.FS.Type)
+		in.problem(ProblemVolatileFS, in.root, "on %s: its contents vanish at reboot and no other machine sees them", in.r.FS.Type)
 	}
 }
 
 func (in *inspection) layout() {
 	in.r.Initialised = true
 	for _, d := range layoutDirs() {
-		fi, err := os.Lstat(in.path(d.name))
+		path := in.path(d.name)
+		fi, err := os.Lstat(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			in.r.Initialised = false
 		case err != nil:
-			in.problem("cannot read %s (%v): check the filesystem", in.path(d.name), err)
+			in.problem(ProblemUnreadable, path, "%v", err)
 		case !fi.IsDir():
-			in.problem("%s is %s where a directory belongs: move it away; the charm recreates the directory", in.path(d.name), describeType(fi.Mode()))
+			in.problem(ProblemNotADirectory, path, "%s where the layout needs a directory", describeType(fi.Mode()))
 		case d.name == KeysDir && fi.Mode().Perm() != KeysMode:
-			in.problem("%s has mode %#o, keys must be private: chmod %o %s", in.path(d.name), fi.Mode().Perm(), KeysMode, in.path(d.name))
+			in.problem(ProblemMode, path, "mode %#o, keys must be %#o", fi.Mode().Perm(), KeysMode)
 		}
 	}
 }
@@ -138,13 +184,25 @@ func (in *inspection) layout() {
 func (in *inspection) installed() {
 	iv, err := readInstalledVersion(in.path(InstalledVersionFile))
 	if err != nil {
-		in.problem("%v", err)
+		in.corrupt(in.path(InstalledVersionFile), err)
 		return
 	}
 	in.r.Installed = iv
-	if iv != nil && !isRealDir(in.path(ReleasesDir, iv.Version)) {
-		in.problem("%s says %s is installed but %s is missing: remove %s; the next install redoes the release",
-			InstalledVersionFile, iv.Version, in.path(ReleasesDir, iv.Version), in.path(InstalledVersionFile))
+	if iv != nil && !isRealDir(in.path(ReleasesDir, iv.Version.String())) {
+		in.problem(ProblemInstalledMissing, in.path(ReleasesDir, iv.Version.String()),
+			"missing, though %s says %s is installed", InstalledVersionFile, iv.Version)
+	}
+}
+
+func (in *inspection) fence() {
+	v := &Volume{root: in.root}
+	f, err := v.CurrentFence()
+	if err != nil {
+		in.corrupt(in.path(CurrentFenceFile), err)
+		return
+	}
+	if !f.Version.IsZero() {
+		in.r.Fence = &f
 	}
 }
 
@@ -154,7 +212,7 @@ func (in *inspection) releases() {
 		return
 	}
 	if err != nil {
-		in.problem("cannot list %s (%v): check the filesystem", in.path(ReleasesDir), err)
+		in.problem(ProblemUnreadable, in.path(ReleasesDir), "%v", err)
 		return
 	}
 	for _, e := range entries {
@@ -170,7 +228,7 @@ func (in *inspection) releases() {
 }
 
 // treeSize sums the sizes of the files under dir, skipping what it cannot
-// read: it is an estimate for operators.
+// read: it is an estimate.
 func treeSize(dir string) int64 {
 	var total int64
 	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
@@ -192,7 +250,7 @@ func (in *inspection) current() {
 	case errors.Is(err, fs.ErrNotExist):
 		return
 	case err != nil:
-		in.problem("%s is not a symlink (%v): remove it; the next install points it at the installed release", link, err)
+		in.problem(ProblemCurrentNotSymlink, link, "not a symlink (%v)", err)
 		return
 	}
 	in.r.Current = target
@@ -202,25 +260,25 @@ func (in *inspection) current() {
 	}
 	releases := in.path(ReleasesDir)
 	if filepath.Dir(filepath.Clean(resolved)) != releases {
-		in.problem("%s points to %s, outside %s: remove it; the next install points it at the installed release", link, target, releases)
+		in.problem(ProblemCurrentOutside, link, "points to %s, outside %s", target, releases)
 		return
 	}
 	if !isRealDir(resolved) {
-		in.problem("%s points to %s, which is missing: the next install or upgrade points it at an installed release", link, target)
+		in.problem(ProblemCurrentMissing, link, "points to %s, which is missing", target)
 	}
 }
 
 func (in *inspection) lockAndProgress() {
 	held, err := probeLock(in.path(LockFile))
 	if err != nil {
-		in.problem("%v: check the filesystem supports flock", err)
+		in.problem(ProblemLockUnprobed, in.path(LockFile), "%v", err)
 	}
 	in.r.Lock.State = LockFree
 	if held {
 		in.r.Lock.State = LockHeld
 		h, err := readHolder(in.path(LockHolderFile))
 		if err != nil {
-			in.problem("%v", err)
+			in.corrupt(in.path(LockHolderFile), err)
 		}
 		if h != nil {
 			in.r.Lock.Holder = h
@@ -229,18 +287,18 @@ func (in *inspection) lockAndProgress() {
 	}
 	p, err := readProgress(in.path(ProgressFile))
 	if err != nil {
-		in.problem("%v", err)
+		in.corrupt(in.path(ProgressFile), err)
 	}
 	if p != nil {
 		pr := &ProgressReport{Progress: *p, AgeSeconds: seconds(in.now.Sub(p.Started)), Stuck: held && isStuck(p, in.now)}
 		in.r.Progress = pr
 		switch {
 		case pr.Stuck:
-			in.problem("the install of %s by %s (pid %d) started %s ago and looks stuck (more than %s): %s",
-				p.Version, p.Unit, p.PID, roundDuration(in.now.Sub(p.Started)), StuckAfter, stuckAdvice(in.r.Lock.Holder, p))
+			in.problem(ProblemStuckInstall, in.path(ProgressFile), "the install of %s by %s (pid %d) started %s ago, more than %s, and still holds the lock",
+				p.Version, p.Unit, p.PID, roundDuration(in.now.Sub(p.Started)), StuckAfter)
 		case !held:
-			in.problem("the install of %s by %s (pid %d) was interrupted: the next unit to take the lock removes %s and the partial files; nothing to do unless this stays",
-				p.Version, p.Unit, p.PID, ProgressFile)
+			in.problem(ProblemInterruptedInstall, in.path(ProgressFile), "the install of %s by %s (pid %d) was interrupted; the next holder of the lock removes this marker and the partial files",
+				p.Version, p.Unit, p.PID)
 		}
 	}
 	if held {
@@ -248,38 +306,29 @@ func (in *inspection) lockAndProgress() {
 	}
 	for _, rel := range in.r.Releases {
 		if rel.Partial {
-			in.problem("%s is left from an interrupted unpack: the next unit to take the lock removes it", in.path(ReleasesDir, rel.Name))
+			in.problem(ProblemPartialRelease, in.path(ReleasesDir, rel.Name), "left by an interrupted unpack (%s); the lock is free, and its next holder removes it",
+				bytesize.Format(rel.SizeBytes))
 		}
 	}
 }
 
-// space warns when the next release will not fit. Partial release
-// directories are often what fills the disk (an unpack that died on it), so
-// it names them and says when deleting them by hand is safe.
+// space reports a volume where the next release may not fit, with what
+// interrupted unpacks hold (often what filled the disk).
 func (in *inspection) space() {
 	if in.r.FS.FreeBytes >= MinFreeBytes {
 		return
 	}
-	msg := fmt.Sprintf("only %d bytes free on %s: free space or grow the filesystem before the next install (a release needs several hundred MiB)", in.r.FS.FreeBytes, in.root)
-	var names []string
-	var size int64
+	var partial int64
 	for _, rel := range in.r.Releases {
 		if rel.Partial {
-			names = append(names, rel.Name)
-			size += rel.SizeBytes
+			partial += rel.SizeBytes
 		}
 	}
-	if len(names) > 0 {
-		pattern := in.path(ReleasesDir, "*"+PartialInfix+"*")
-		if in.r.Lock.State == LockFree {
-			msg += fmt.Sprintf("; the interrupted unpacks %s (%d bytes) hold space and can be deleted safely when the lock is free, as it was just now (rm -rf %s; run inspect again first if a unit may have started installing); the next unit to take the lock removes them too",
-				strings.Join(names, ", "), size, pattern)
-		} else {
-			msg += fmt.Sprintf("; %s (%s, %d bytes) may belong to the install in progress: they can be deleted safely only when the lock is free (run inspect again until it is; the next unit to take the lock removes them anyway)",
-				pattern, strings.Join(names, ", "), size)
-		}
+	detail := fmt.Sprintf("only %s free, less than the %s a release may need", bytesize.Format(int64(in.r.FS.FreeBytes)), bytesize.Format(MinFreeBytes))
+	if partial > 0 {
+		detail += fmt.Sprintf("; partial releases hold %s (lock %s)", bytesize.Format(partial), in.r.Lock.State)
 	}
-	in.problem("%s", msg)
+	in.problem(ProblemLowSpace, in.root, "%s", detail)
 }
 
 func seconds(d time.Duration) int64 { return int64(roundDuration(d) / time.Second) }
@@ -291,7 +340,7 @@ func (in *inspection) workers() {
 		return
 	}
 	if err != nil {
-		in.problem("cannot list %s (%v): check the filesystem", dir, err)
+		in.problem(ProblemUnreadable, dir, "%v", err)
 		return
 	}
 	for _, e := range entries {
@@ -301,15 +350,28 @@ func (in *inspection) workers() {
 			continue
 		}
 		if !fi.IsDir() {
-			in.problem("%s is %s, not a unit's worker directory: move it away", path, describeType(fi.Mode()))
+			in.problem(ProblemNotADirectory, path, "%s, not a unit's worker directory", describeType(fi.Mode()))
 			continue
 		}
 		in.r.Workers = append(in.r.Workers, WorkerEntry{Name: e.Name(), Mode: fmt.Sprintf("%#o", fi.Mode().Perm())})
 		if fi.Mode().Perm() != WorkerDirMode {
-			in.problem("%s has mode %#o, a worker directory must be private: chmod %o %s", path, fi.Mode().Perm(), WorkerDirMode, path)
+			in.problem(ProblemMode, path, "mode %#o, a worker directory must be %#o", fi.Mode().Perm(), WorkerDirMode)
 		}
 	}
 	sort.Slice(in.r.Workers, func(i, j int) bool { return in.r.Workers[i].Name < in.r.Workers[j].Name })
+	units, err := (&Volume{root: in.root}).UnitReleases()
+	if err != nil {
+		in.corrupt(dir, err)
+		return
+	}
+	for unit, release := range units {
+		slug, _ := WorkerDirName(unit)
+		for i := range in.r.Workers {
+			if in.r.Workers[i].Name == slug {
+				in.r.Workers[i].Release = release.String()
+			}
+		}
+	}
 }
 
 func (in *inspection) volumeID() {
@@ -317,7 +379,7 @@ func (in *inspection) volumeID() {
 	switch {
 	case errors.Is(err, ErrNoVolumeID):
 	case err != nil:
-		in.problem("%v", err)
+		in.corrupt(in.path(VolumeIDFile), err)
 	default:
 		in.r.VolumeID = id
 	}

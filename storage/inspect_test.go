@@ -51,17 +51,17 @@ func populate(t *testing.T, opts ...Option) *Volume {
 	v := testVolume(t, opts...)
 	l, err := v.TryLock(Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
-	putFile(t, filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "bin", "concourse"), strings.Repeat("x", 1000))
-	putFile(t, filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "resource-types", "git.tgz"), strings.Repeat("y", 24))
-	require.NoError(t, l.WriteInstalledVersion(InstalledVersion{Version: "7.11.2", Checksum: testSum("7.11.2")}))
-	require.NoError(t, os.Symlink(filepath.Join(ReleasesDir, "7.11.2"), v.Path(CurrentLink)))
+	dir := v.ReleaseDir(ver("7.11.2"))
+	putFile(t, filepath.Join(dir, "concourse", "bin", "concourse"), strings.Repeat("x", 1000))
+	putFile(t, filepath.Join(dir, "concourse", "resource-types", "git.tgz"), strings.Repeat("y", 24))
+	require.NoError(t, v.writeMarker(filepath.Join(dir, ReleaseInfoFile), ReleaseInfo{Version: ver("7.11.2"), Checksum: testSum("7.11.2")}))
+	require.NoError(t, l.SwitchCurrent(ver("7.11.2"), 3))
 	_, err = l.EnsureVolumeID()
 	require.NoError(t, err)
+	require.NoError(t, l.SetUnitRelease("concourse/1", ver("7.11.2")))
 	require.NoError(t, l.Release())
-	for _, u := range []string{"concourse/1", "concourse/0"} {
-		_, err := v.WorkerDir(u)
-		require.NoError(t, err)
-	}
+	_, err = v.WorkerDir("concourse/0")
+	require.NoError(t, err)
 	return v
 }
 
@@ -78,13 +78,19 @@ func TestInspectPopulatedVolume(t *testing.T) {
 
 	assert.True(t, r.Initialised)
 	require.NotNil(t, r.Installed)
-	assert.Equal(t, "7.11.2", r.Installed.Version)
+	assert.Equal(t, ver("7.11.2"), r.Installed.Version)
 	assert.Equal(t, "concourse/0", r.Installed.Unit)
-	assert.Equal(t, []ReleaseEntry{{Name: "7.11.2", SizeBytes: 1024}}, r.Releases)
+	require.NotNil(t, r.Fence)
+	assert.Equal(t, ver("7.11.2"), r.Fence.Version)
+	assert.Equal(t, uint64(3), r.Fence.Revision)
+	require.Len(t, r.Releases, 1)
+	assert.Equal(t, "7.11.2", r.Releases[0].Name)
+	assert.False(t, r.Releases[0].Partial)
+	assert.Greater(t, r.Releases[0].SizeBytes, int64(1024), "the files and the release info")
 	assert.Equal(t, "releases/7.11.2", r.Current)
 	assert.Equal(t, LockReport{State: LockFree}, r.Lock)
 	assert.Nil(t, r.Progress)
-	assert.Equal(t, []WorkerEntry{{Name: "concourse-0", Mode: "0700"}, {Name: "concourse-1", Mode: "0700"}}, r.Workers)
+	assert.Equal(t, []WorkerEntry{{Name: "concourse-0", Mode: "0700"}, {Name: "concourse-1", Mode: "0700", Release: "7.11.2"}}, r.Workers)
 	assert.Equal(t, id, r.VolumeID)
 	assert.Empty(t, r.Problems)
 
@@ -100,7 +106,7 @@ func TestInspectPopulatedVolume(t *testing.T) {
 	require.NoError(t, err)
 	var keys map[string]any
 	require.NoError(t, json.Unmarshal(data, &keys))
-	for _, k := range []string{"root", "fs", "installed_version", "releases", "current", "lock", "progress", "workers", "volume_id", "problems"} {
+	for _, k := range []string{"root", "fs", "installed_version", "fence", "releases", "current", "lock", "progress", "workers", "volume_id", "problems"} {
 		assert.Contains(t, keys, k)
 	}
 }
@@ -108,10 +114,12 @@ func TestInspectPopulatedVolume(t *testing.T) {
 func TestInspectHeldLock(t *testing.T) {
 	t.Parallel()
 	v := populate(t)
-	l, err := v.TryLock(Holder{Unit: "concourse/1", PID: 31, Host: "node-b", Since: testEpoch})
+	holderVol, err := OpenVolume(v.Root(), clockAt(testEpoch.Add(time.Minute)))
+	require.NoError(t, err)
+	l, err := holderVol.TryLock(Holder{Unit: "concourse/1", PID: 31, Host: "node-b", Since: testEpoch})
 	require.NoError(t, err)
 	defer l.Release()
-	require.NoError(t, l.WriteProgress(Progress{Version: "7.12.0", Started: testEpoch.Add(time.Minute)}))
+	require.NoError(t, l.WriteProgress(ver("7.12.0")))
 	putFile(t, filepath.Join(v.Path(ReleasesDir, "7.12.0"+PartialInfix+"x1"), "f"), "12345")
 
 	r, err := InspectPath(v.Root(), clockAt(testEpoch.Add(3*time.Minute)))
@@ -121,7 +129,7 @@ func TestInspectHeldLock(t *testing.T) {
 	assert.Equal(t, "concourse/1", r.Lock.Holder.Unit)
 	assert.Equal(t, int64(180), r.Lock.HeldForSeconds)
 	require.NotNil(t, r.Progress)
-	assert.Equal(t, "7.12.0", r.Progress.Version)
+	assert.Equal(t, ver("7.12.0"), r.Progress.Version)
 	assert.Equal(t, int64(120), r.Progress.AgeSeconds)
 	assert.False(t, r.Progress.Stuck)
 	assert.Contains(t, r.Releases, ReleaseEntry{Name: "7.12.0" + PartialInfix + "x1", SizeBytes: 5, Partial: true})
@@ -129,56 +137,69 @@ func TestInspectHeldLock(t *testing.T) {
 
 	// Still held: the probe did not take the lock away.
 	_, err = v.TryLock(Holder{Unit: "concourse/2"})
-	require.ErrorIs(t, err, ErrLocked)
+	requireLocked(t, err)
 }
 
-// Every problem Inspect finds says what to do.
+// Every problem Inspect finds has its kind, the path concerned and the
+// facts; it changes nothing.
 func TestInspectProblems(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		damage func(t *testing.T, v *Volume)
-		want   []string
+		want   []Problem // Detail: a part of it; ROOT stands for the volume
 	}{
 		{"interrupted install", func(t *testing.T, v *Volume) {
-			data, err := encodeMarker(Progress{Unit: "concourse/4", PID: 9, Version: "7.12.0", Started: testEpoch})
+			data, err := encodeMarker(Progress{Unit: "concourse/4", PID: 9, Version: ver("7.12.0"), Started: testEpoch})
 			require.NoError(t, err)
 			putFile(t, v.Path(ProgressFile), string(data))
 			putFile(t, filepath.Join(v.Path(ReleasesDir, "7.12.0"+PartialInfix+"q"), "f"), "x")
-		}, []string{"7.12.0 by concourse/4 (pid 9) was interrupted: the next unit to take the lock removes", "left from an interrupted unpack: the next unit to take the lock removes it"}},
+		}, []Problem{
+			{ProblemInterruptedInstall, "ROOT/" + ProgressFile, "the install of 7.12.0 by concourse/4 (pid 9) was interrupted"},
+			{ProblemPartialRelease, "ROOT/releases/7.12.0" + PartialInfix + "q", "left by an interrupted unpack (1 B)"},
+		}},
 		{"corrupt version marker", func(t *testing.T, v *Volume) {
 			putFile(t, v.Path(InstalledVersionFile), "{")
-		}, []string{"marker " + "ROOT/" + InstalledVersionFile + " is corrupt", "remove it; the next install redoes"}},
+		}, []Problem{{ProblemCorruptMarker, "ROOT/" + InstalledVersionFile, "corrupt: unexpected EOF"}}},
+		{"corrupt fence", func(t *testing.T, v *Volume) {
+			putFile(t, v.Path(CurrentFenceFile), `{"version": "7.11.2.partial-x"}`)
+		}, []Problem{{ProblemCorruptMarker, "ROOT/" + CurrentFenceFile, "corrupt: "}}},
 		{"version marker without release", func(t *testing.T, v *Volume) {
-			require.NoError(t, os.RemoveAll(v.ReleaseDir("7.11.2")))
-		}, []string{"says 7.11.2 is installed but ROOT/releases/7.11.2 is missing: remove ROOT/.installed_version", "points to releases/7.11.2, which is missing"}},
+			require.NoError(t, os.RemoveAll(v.ReleaseDir(ver("7.11.2"))))
+		}, []Problem{
+			{ProblemInstalledMissing, "ROOT/releases/7.11.2", "missing, though .installed_version says 7.11.2 is installed"},
+			{ProblemCurrentMissing, "ROOT/current", "points to releases/7.11.2, which is missing"},
+		}},
 		{"current outside releases", func(t *testing.T, v *Volume) {
 			require.NoError(t, os.Remove(v.Path(CurrentLink)))
 			require.NoError(t, os.Symlink("/usr", v.Path(CurrentLink)))
-		}, []string{"current points to /usr, outside ROOT/releases: remove it"}},
+		}, []Problem{{ProblemCurrentOutside, "ROOT/current", "points to /usr, outside ROOT/releases"}}},
 		{"current not a symlink", func(t *testing.T, v *Volume) {
 			require.NoError(t, os.Remove(v.Path(CurrentLink)))
 			putFile(t, v.Path(CurrentLink), "x")
-		}, []string{"current is not a symlink", "remove it"}},
+		}, []Problem{{ProblemCurrentNotSymlink, "ROOT/current", "not a symlink"}}},
 		{"worker dir mode", func(t *testing.T, v *Volume) {
 			require.NoError(t, os.Chmod(v.Path(WorkersDir, "concourse-1"), 0o755))
-		}, []string{"concourse-1 has mode 0755", "chmod 700 ROOT/workers/concourse-1"}},
+		}, []Problem{{ProblemMode, "ROOT/workers/concourse-1", "mode 0755, a worker directory must be 0700"}}},
 		{"stray file in workers", func(t *testing.T, v *Volume) {
 			putFile(t, v.Path(WorkersDir, "notes.txt"), "x")
-		}, []string{"notes.txt is a regular file, not a unit's worker directory: move it away"}},
+		}, []Problem{{ProblemNotADirectory, "ROOT/workers/notes.txt", "a regular file, not a unit's worker directory"}}},
+		{"corrupt registry entry", func(t *testing.T, v *Volume) {
+			putFile(t, v.Path(WorkersDir, "concourse-0", UnitReleaseFile), `{"unit": "concourse/1", "version": "7.11.2"}`)
+		}, []Problem{{ProblemCorruptMarker, "ROOT/workers/concourse-0/" + UnitReleaseFile, "names unit concourse/1, whose directory is concourse-1"}}},
 		{"keys mode", func(t *testing.T, v *Volume) {
 			require.NoError(t, os.Chmod(v.Path(KeysDir), 0o755))
-		}, []string{"keys has mode 0755", "chmod 700 ROOT/keys"}},
+		}, []Problem{{ProblemMode, "ROOT/keys", "mode 0755, keys must be 0700"}}},
 		{"layout entry in the way", func(t *testing.T, v *Volume) {
 			require.NoError(t, os.RemoveAll(v.Path(KeysDir)))
 			putFile(t, v.Path(KeysDir), "x")
-		}, []string{"ROOT/keys is a regular file where a directory belongs: move it away"}},
+		}, []Problem{{ProblemNotADirectory, "ROOT/keys", "a regular file where the layout needs a directory"}}},
 		{"corrupt volume id", func(t *testing.T, v *Volume) {
 			putFile(t, v.Path(VolumeIDFile), "zz\n")
-		}, []string{".volume_id is corrupt", "writes a new token"}},
+		}, []Problem{{ProblemCorruptMarker, "ROOT/" + VolumeIDFile, `want 32 lower-case hex digits, got "zz"`}}},
 		{"corrupt progress marker", func(t *testing.T, v *Volume) {
 			putFile(t, v.Path(ProgressFile), "[]")
-		}, []string{".download_in_progress is corrupt", "remove it once no unit is installing"}},
+		}, []Problem{{ProblemCorruptMarker, "ROOT/" + ProgressFile, "corrupt: "}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -189,9 +210,12 @@ func TestInspectProblems(t *testing.T) {
 			r, err := InspectPath(v.Root())
 			require.NoError(t, err)
 			assert.Equal(t, before, treeSnapshot(t, v.Root()))
-			all := strings.Join(r.Problems, "\n")
-			for _, w := range tc.want {
-				assert.Contains(t, all, strings.ReplaceAll(w, "ROOT", v.Root()))
+			require.Len(t, r.Problems, len(tc.want), "%v", r.Problems)
+			for i, w := range tc.want {
+				got := r.Problems[i]
+				assert.Equal(t, w.Kind, got.Kind)
+				assert.Equal(t, strings.ReplaceAll(w.Path, "ROOT", v.Root()), got.Path)
+				assert.Contains(t, got.Detail, strings.ReplaceAll(w.Detail, "ROOT", v.Root()))
 			}
 		})
 	}
@@ -205,9 +229,12 @@ func TestInspectFilesystemProblems(t *testing.T) {
 	r, err := InspectPath(root)
 	require.NoError(t, err)
 	assert.Equal(t, "tmpfs", r.FS.Type)
-	all := strings.Join(r.Problems, "\n")
-	assert.Contains(t, all, "bytes free on "+root+": free space or grow the filesystem")
-	assert.Contains(t, all, "is on tmpfs: its contents vanish at reboot")
+	kinds := map[ProblemKind]string{}
+	for _, p := range r.Problems {
+		kinds[p.Kind] = p.Detail
+	}
+	assert.Contains(t, kinds[ProblemLowSpace], "only 1.0 MiB free, less than the 1.0 GiB a release may need")
+	assert.Contains(t, kinds[ProblemVolatileFS], "on tmpfs: its contents vanish at reboot")
 }
 
 // Inspect works on a read-only mount of a populated volume: it needs no
@@ -216,11 +243,11 @@ func TestInspectReadOnlyVolume(t *testing.T) {
 	t.Parallel()
 	v := populate(t)
 	dst := t.TempDir()
-	volMountReadOnly(t, v.Root(), dst)
+	volMountRO(t, v.Root(), dst)
 	r, err := InspectPath(dst)
 	require.NoError(t, err)
 	require.NotNil(t, r.Installed)
-	assert.Equal(t, "7.11.2", r.Installed.Version)
+	assert.Equal(t, ver("7.11.2"), r.Installed.Version)
 	assert.Equal(t, LockFree, r.Lock.State)
 	assert.Empty(t, r.Problems)
 }

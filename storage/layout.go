@@ -10,7 +10,8 @@ import (
 const (
 	LockFile             = ".lock"                 // flock target, never removed
 	LockHolderFile       = ".lock.holder"          // JSON Holder, written by the holder after flock succeeds
-	InstalledVersionFile = ".installed_version"    // JSON InstalledVersion, written last
+	InstalledVersionFile = ".installed_version"    // JSON InstalledVersion: what `current` was last switched to, written after the link
+	CurrentFenceFile     = ".current_fence"        // JSON Fence: the highest revision that switched `current`, written before the link
 	ProgressFile         = ".download_in_progress" // JSON Progress
 	VolumeIDFile         = ".volume_id"            // sharing-proof token
 	ReleasesDir          = "releases"              // releases/<version>/, 0755, immutable once verified
@@ -18,9 +19,10 @@ const (
 	ReleaseInfoFile      = ".release.json"         // releases/<version>/.release.json: version, checksum, source; written before the rename
 	CurrentLink          = "current"               // symlink -> releases/<version>
 	KeysDir              = "keys"                  // 0700
-	WorkersDir           = "workers"               // workers/<unit-with-slash-replaced>/ 0700
+	WorkersDir           = "workers"               // workers/<app>-<N>/ 0700, one per unit
+	UnitReleaseFile      = "release.json"          // workers/<app>-<N>/release.json: the release the unit's services run
 
-	// TempInfix marks WriteFileAtomic's temporary files: <name>.tmp-atomic-<random>.
+	// TempInfix marks atomic writes' temporary files: <name>.tmp-atomic-<random>.
 	// A lock holder removes strays of these from the volume root and releases/.
 	TempInfix = fsutil.TempInfix
 	// ProbePrefix names the file OpenVolume writes and removes to prove the
@@ -28,13 +30,20 @@ const (
 	ProbePrefix = ".write-probe-"
 )
 
-// Modes of the layout. They are set with an explicit chmod so that the
-// process umask cannot weaken them.
+// Modes of the layout and of every file the charm writes on the volume. They
+// are set with an explicit chmod so that the process umask cannot change
+// them.
 const (
 	ReleasesMode  = 0o755
 	KeysMode      = 0o700
 	WorkersMode   = 0o755 // the parent; each unit's own directory is WorkerDirMode
 	WorkerDirMode = 0o700
+	// FileMode is the mode of the lock file and of every marker: readable
+	// by the services' users, written only by root.
+	FileMode = 0o644
+	// ReleaseDirMode is the mode of a directory inside a release that the
+	// archive does not list, and of releases/<version> itself.
+	ReleaseDirMode = 0o755
 )
 
 // layoutDir is one directory of the volume's layout and its mode.
@@ -49,11 +58,6 @@ func layoutDirs() []layoutDir {
 	return []layoutDir{{ReleasesDir, ReleasesMode}, {KeysDir, KeysMode}, {WorkersDir, WorkersMode}}
 }
 
-// StorageName is the Juju storage the charm asks for; error messages tell
-// operators to attach it when the volume is missing.
-const StorageName = "concourse-data"
-
 // MinFreeBytes is the free space below which Inspect warns that the next
-// release will not fit (an unpacked Concourse release is several hundred MiB
-// and the tarball sits next to it while unpacking).
+// release may not fit (an unpacked Concourse release is several hundred MiB).
 const MinFreeBytes = 1 << 30

@@ -32,9 +32,6 @@ func (h Holder) String() string {
 	return fmt.Sprintf("%s (pid %d on host %s)", unit, h.PID, h.Host)
 }
 
-// ErrLockReleased is returned by a Lock's writers after Release.
-var ErrLockReleased = errors.New("the volume lock was already released")
-
 // Lock is one holding of the volume's exclusive flock. Its writers only work
 // while it is held.
 type Lock struct {
@@ -58,9 +55,9 @@ func (v *Volume) TryLock(who Holder) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(v.Path(LockFile), os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o644)
+	f, err := openLockFile(v.Path(LockFile))
 	if err != nil {
-		return nil, fmt.Errorf("open the volume lock: %w", err)
+		return nil, err
 	}
 	if err := flockNonBlocking(f, unix.LOCK_EX); err != nil {
 		f.Close()
@@ -76,25 +73,80 @@ func (v *Volume) TryLock(who Holder) (*Lock, error) {
 	return l, nil
 }
 
-// Lock waits for the volume lock until ctx is done, polling TryLock with a
-// doubling interval (see WithLockPoll). When ctx ends first, the error wraps
-// both ctx's error and the last *LockedError.
-func (v *Volume) Lock(ctx context.Context, who Holder) (*Lock, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("waiting for the lock on %s: %w", v.root, err)
+// openLockFile opens (creating) the lock file with its mode set explicitly,
+// whatever the umask.
+func openLockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("open the volume lock: %w", err)
 	}
-	wait := v.cfg.pollInitial
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().Perm() != FileMode {
+		err = f.Chmod(FileMode)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open the volume lock: %w", err)
+	}
+	return f, nil
+}
+
+// Lock waits for the volume lock until ctx is done (see LockUnless). When
+// ctx ends first, the error wraps both ctx's error and the last
+// *LockedError.
+func (v *Volume) Lock(ctx context.Context, who Holder) (*Lock, error) {
+	return v.LockUnless(ctx, who, nil, nil)
+}
+
+// LockUnless waits for the volume lock until ctx is done, unless done says
+// that what the caller waits for is already in place: then it returns nil,
+// nil. done (when set) is asked without the lock before every attempt, so
+// waiters that only need to see a finished release do not take the lock in
+// turn to look at it. onBusy (when set) sees every attempt that found the
+// lock held. Attempts are paced by the volume's lock poll (WithLockPoll):
+// short, growing waits, each jittered, so a waiter learns within the poll's
+// maximum that the lock is free or its release is in place.
+func (v *Volume) LockUnless(ctx context.Context, who Holder, done func() (bool, error), onBusy func(*LockedError)) (*Lock, error) {
+	pace := v.newPacer()
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("waiting for the lock on %s: %w", v.root, err)
+		}
+		if done != nil {
+			if ok, err := done(); ok || err != nil {
+				return nil, err
+			}
+		}
 		l, err := v.TryLock(who)
-		var locked *LockedError
-		if !errors.As(err, &locked) {
+		locked, busy := errors.AsType[*LockedError](err)
+		if !busy {
 			return l, err
 		}
-		if err := sleepContext(ctx, wait); err != nil {
+		if onBusy != nil {
+			onBusy(locked)
+		}
+		if err := pace.wait(ctx); err != nil {
 			return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, err, locked)
 		}
-		wait = min(2*wait, v.cfg.pollMax)
 	}
+}
+
+// pacer spaces the attempts at a busy lock: the volume's initial poll,
+// doubled after each miss up to its maximum, each wait jittered.
+type pacer struct {
+	next, max time.Duration
+	jitter    func(time.Duration) time.Duration
+}
+
+func (v *Volume) newPacer() *pacer {
+	return &pacer{next: v.cfg.pollInitial, max: v.cfg.pollMax, jitter: v.cfg.jitter}
+}
+
+// wait sleeps the next jittered interval, or until ctx is done.
+func (p *pacer) wait(ctx context.Context) error {
+	d := p.jitter(p.next)
+	p.next = min(2*p.next, p.max)
+	return sleepContext(ctx, d)
 }
 
 // completeHolder fills what the caller left out of who.
@@ -157,7 +209,7 @@ func (l *Lock) writeHolder() error {
 	w := l.v.cfg.atomic
 	w.NoSync = true
 	w.PlainTemp = true
-	if err := w.WriteFile(l.v.Path(LockHolderFile), data, 0o644); err != nil {
+	if err := w.WriteFile(l.v.Path(LockHolderFile), data, FileMode); err != nil {
 		_ = fsutil.RemoveIfExists(l.v.Path(LockHolderFile))
 		return fmt.Errorf("record the lock holder (the lock is held all the same; others see an unnamed holder): %w", err)
 	}
@@ -226,7 +278,7 @@ func (v *Volume) Holder() (*Holder, error) {
 
 func readHolder(path string) (*Holder, error) {
 	var h Holder
-	found, err := readMarker(path, &h, fixHolder, nil)
+	found, err := readMarker(path, &h, nil)
 	if !found {
 		return nil, err
 	}
@@ -261,4 +313,29 @@ func flockNonBlocking(f *os.File, how int) error {
 			return err
 		}
 	}
+}
+
+// lockedError describes the current holder, reading what it left on the
+// volume. Unreadable records leave the fields nil rather than hide the
+// contention.
+func (v *Volume) lockedError() *LockedError {
+	e := &LockedError{Root: v.root, At: v.cfg.now()}
+	e.Holder, _ = readHolder(v.Path(LockHolderFile))
+	e.Progress, _ = v.ReadProgress()
+	e.Stuck = isStuck(e.Progress, e.At)
+	return e
+}
+
+// isStuck applies the stuck rule to a progress marker of a held lock.
+func isStuck(p *Progress, now time.Time) bool {
+	return p != nil && now.Sub(p.Started) > StuckAfter
+}
+
+// roundDuration keeps messages readable: whole seconds, never negative
+// (clocks of different hosts may disagree).
+func roundDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	return d.Round(time.Second)
 }

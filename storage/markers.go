@@ -14,24 +14,16 @@ import (
 // hundred bytes, anything larger is not one of ours.
 const maxMarkerSize = 64 << 10
 
-// What the operator should do about each corrupt marker.
-const (
-	fixInstalledVersion = "remove it; the next install redoes the release and writes it again"
-	fixProgress         = "remove it once no unit is installing (the next holder of the lock removes it by itself)"
-	fixHolder           = "it is advisory: remove it, or let the next holder of the lock overwrite it"
-	fixVolumeID         = "remove it; the next unit that takes the lock writes a new token and the units prove sharing again"
-)
-
 // readMarker decodes the JSON marker at path into v. It returns false and no
 // error when the file is absent, and a *CorruptMarkerError naming the file
 // when it cannot be decoded or check refuses its content.
-func readMarker(path string, v any, fix string, check func() error) (bool, error) {
+func readMarker(path string, v any, check func() error) (bool, error) {
 	data, err := readSmallFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if errors.Is(err, errMarkerTooLarge) {
-		return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+		return false, &CorruptMarkerError{Path: path, Err: err}
 	}
 	if err != nil {
 		return false, fmt.Errorf("read marker: %w", err)
@@ -40,14 +32,14 @@ func readMarker(path string, v any, fix string, check func() error) (bool, error
 	// add some during a staggered refresh.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(v); err != nil {
-		return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+		return false, &CorruptMarkerError{Path: path, Err: err}
 	}
 	if dec.More() {
-		return false, &CorruptMarkerError{Path: path, Err: errors.New("trailing data after the JSON object"), Fix: fix}
+		return false, &CorruptMarkerError{Path: path, Err: errors.New("trailing data after the JSON object")}
 	}
 	if check != nil {
 		if err := check(); err != nil {
-			return false, &CorruptMarkerError{Path: path, Err: err, Fix: fix}
+			return false, &CorruptMarkerError{Path: path, Err: err}
 		}
 	}
 	return true, nil
@@ -81,4 +73,13 @@ func encodeMarker(v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(data, '\n'), nil
+}
+
+// writeMarker encodes v and writes it atomically at path with FileMode.
+func (v *Volume) writeMarker(path string, marker any) error {
+	data, err := encodeMarker(marker)
+	if err != nil {
+		return err
+	}
+	return v.cfg.atomic.WriteFile(path, data, FileMode)
 }

@@ -1,11 +1,12 @@
 package storage
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -17,58 +18,63 @@ func TestInstalledVersionRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, iv, "absent marker")
 
+	stageFakeRelease(t, v, "7.11.2")
 	l, err := v.TryLock(Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
 	defer l.Release()
-	require.NoError(t, os.Mkdir(v.ReleaseDir("7.11.2"), 0o755))
-	sum := "sha1:" + strings.Repeat("ab", 20)
-	require.NoError(t, l.WriteInstalledVersion(InstalledVersion{Version: "7.11.2", Checksum: sum}))
+	require.NoError(t, l.SwitchCurrent(ver("7.11.2"), 0))
 
 	iv, err = v.ReadInstalledVersion()
 	require.NoError(t, err)
 	require.NotNil(t, iv)
-	assert.Equal(t, "7.11.2", iv.Version)
-	assert.Equal(t, sum, iv.Checksum)
-	assert.Equal(t, "concourse/0", iv.Unit, "defaults to the holder")
-	assert.True(t, testEpoch.Equal(iv.InstalledAt), "defaults to the clock")
+	assert.Equal(t, ver("7.11.2"), iv.Version)
+	assert.Equal(t, testSum("7.11.2"), iv.Checksum, "the release's own checksum")
+	assert.Equal(t, "concourse/0", iv.Unit, "the holder")
+	assert.True(t, testEpoch.Equal(iv.InstalledAt), "the clock")
 
 	raw, err := os.ReadFile(v.Path(InstalledVersionFile))
 	require.NoError(t, err)
 	assert.Contains(t, string(raw), `"installed_at"`, "lower-case JSON keys")
-	assert.Contains(t, string(raw), `"checksum": "sha1:`)
+	assert.Contains(t, string(raw), `"version": "7.11.2"`)
 }
 
-// The version marker is written last: never before the release is in place.
-func TestWriteInstalledVersionRefusesBadInput(t *testing.T) {
+// The version marker is written last: never for a release that is not
+// staged, nor for a version that cannot name a release.
+func TestSwitchCurrentRefusesBadInput(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t)
 	l, err := v.TryLock(Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
 	defer l.Release()
-	require.NoError(t, os.Mkdir(v.ReleaseDir("1.0.0"), 0o755))
+	require.NoError(t, os.Mkdir(v.ReleaseDir(ver("1.0.0")), 0o755))
 	putFile(t, v.Path(ReleasesDir, "2.0.0"), "a file, not a release")
 
-	tests := []struct {
-		name string
-		iv   InstalledVersion
-		want error
+	for _, tc := range []struct {
+		name    string
+		version version.Version
+		staged  bool // want ErrReleaseNotStaged, else a *ValueError
 	}{
-		{"release missing", InstalledVersion{Version: "3.0.0", Checksum: testSum("x")}, ErrReleaseNotInPlace},
-		{"release is a file", InstalledVersion{Version: "2.0.0", Checksum: testSum("x")}, ErrReleaseNotInPlace},
-		{"bad version", InstalledVersion{Version: "../1.0.0", Checksum: testSum("x")}, ErrInvalidValue},
-		{"empty version", InstalledVersion{Checksum: testSum("x")}, ErrInvalidValue},
-		{"no checksum", InstalledVersion{Version: "1.0.0"}, ErrInvalidValue},
-		{"md5 checksum", InstalledVersion{Version: "1.0.0", Checksum: "md5:d41d8cd98f00b204e9800998ecf8427e"}, ErrInvalidValue},
-	}
-	for _, tc := range tests {
-		err := l.WriteInstalledVersion(tc.iv)
-		require.ErrorIs(t, err, tc.want, tc.name)
+		{"release missing", ver("3.0.0"), true},
+		{"release is a file", ver("2.0.0"), true},
+		{"release without its info", ver("1.0.0"), true},
+		{"no version", version.Version{}, false},
+		{"reserved infix", ver("1.0.0-x" + PartialInfix + "y"), false},
+	} {
+		err := l.SwitchCurrent(tc.version, 1)
+		if tc.staged {
+			require.ErrorIs(t, err, ErrReleaseNotStaged, tc.name)
+		} else {
+			_, ok := errors.AsType[*ValueError](err)
+			require.True(t, ok, "%s: %v", tc.name, err)
+		}
 		assert.NoFileExists(t, v.Path(InstalledVersionFile), tc.name)
+		assert.NoFileExists(t, v.Path(CurrentFenceFile), tc.name)
+		assert.NoFileExists(t, v.Path(CurrentLink), tc.name)
 	}
 }
 
-// Corrupt markers give a typed error naming the file and saying what to do,
-// and reading them changes nothing.
+// Corrupt markers give a typed error naming the file, and reading them
+// changes nothing.
 func TestCorruptMarkers(t *testing.T) {
 	t.Parallel()
 	good := `{"version":"7.11.2","checksum":"` + testSum("x") + `","installed_at":"2025-03-01T12:00:00Z","unit":"c/0"}`
@@ -77,21 +83,24 @@ func TestCorruptMarkers(t *testing.T) {
 		file    string
 		content string
 		read    func(v *Volume) error
-		fix     string
+		why     string
 	}{
-		{"version: not JSON", InstalledVersionFile, "7.11.2\n", readIV, "remove it; the next install redoes"},
-		{"version: truncated", InstalledVersionFile, good[:40], readIV, "remove it"},
-		{"version: trailing data", InstalledVersionFile, good + good, readIV, "remove it"},
-		{"version: wrong type", InstalledVersionFile, `{"version": 7}`, readIV, "remove it"},
-		{"version: empty object", InstalledVersionFile, `{}`, readIV, "remove it"},
-		{"version: escaping version", InstalledVersionFile, strings.Replace(good, "7.11.2", "../../x", 1), readIV, "remove it"},
-		{"version: bad checksum", InstalledVersionFile, strings.Replace(good, "sha256:", "sha257:", 1), readIV, "remove it"},
-		{"version: huge", InstalledVersionFile, strings.Repeat(" ", maxMarkerSize+1), readIV, "remove it"},
-		{"progress: not JSON", ProgressFile, "downloading", readProg, "remove it once no unit is installing"},
-		{"progress: no version", ProgressFile, `{"unit":"c/0","pid":1,"started":"2025-03-01T12:00:00Z"}`, readProg, "remove it"},
-		{"volume id: too short", VolumeIDFile, "abc\n", readID, "writes a new token"},
-		{"volume id: not hex", VolumeIDFile, strings.Repeat("z", 32), readID, "remove it"},
-		{"volume id: huge", VolumeIDFile, strings.Repeat("a", maxMarkerSize+1), readID, "remove it"},
+		{"version: not JSON", InstalledVersionFile, "7.11.2\n", readIV, "cannot unmarshal number"},
+		{"version: truncated", InstalledVersionFile, good[:40], readIV, "unexpected EOF"},
+		{"version: trailing data", InstalledVersionFile, good + good, readIV, "trailing data"},
+		{"version: wrong type", InstalledVersionFile, `{"version": 7}`, readIV, "cannot unmarshal"},
+		{"version: empty object", InstalledVersionFile, `{}`, readIV, "it is empty"},
+		{"version: escaping version", InstalledVersionFile, strings.Replace(good, "7.11.2", "../../x", 1), readIV, "not a Concourse release version"},
+		{"version: reserved infix", InstalledVersionFile, strings.Replace(good, "7.11.2", "7.11.2-a"+PartialInfix+"b", 1), readIV, "reserves"},
+		{"version: bad checksum", InstalledVersionFile, strings.Replace(good, "sha256:", "sha257:", 1), readIV, "sha1:<hex>"},
+		{"version: huge", InstalledVersionFile, strings.Repeat(" ", maxMarkerSize+1), readIV, "larger than"},
+		{"progress: not JSON", ProgressFile, "downloading", readProg, "invalid character"},
+		{"progress: no version", ProgressFile, `{"unit":"c/0","pid":1,"started":"2025-03-01T12:00:00Z"}`, readProg, "version or start time missing"},
+		{"fence: no version", CurrentFenceFile, `{"revision": 3}`, readFence, "it is empty"},
+		{"fence: negative revision", CurrentFenceFile, `{"version": "7.11.2", "revision": -1}`, readFence, "cannot unmarshal"},
+		{"volume id: too short", VolumeIDFile, "abc\n", readID, "want 32 lower-case hex digits"},
+		{"volume id: not hex", VolumeIDFile, strings.Repeat("z", 32), readID, "want 32 lower-case hex digits"},
+		{"volume id: huge", VolumeIDFile, strings.Repeat("a", maxMarkerSize+1), readID, "larger than"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,20 +110,21 @@ func TestCorruptMarkers(t *testing.T) {
 			before := treeSnapshot(t, v.Root())
 
 			err := tc.read(v)
-			require.ErrorIs(t, err, ErrCorruptMarker)
-			var ce *CorruptMarkerError
-			require.ErrorAs(t, err, &ce)
+			ce, ok := errors.AsType[*CorruptMarkerError](err)
+			require.True(t, ok, "%v", err)
 			assert.Equal(t, v.Path(tc.file), ce.Path)
-			assert.Contains(t, err.Error(), v.Path(tc.file))
-			assert.Contains(t, err.Error(), tc.fix)
+			assert.Contains(t, err.Error(), "marker "+v.Path(tc.file)+" is corrupt: ")
+			assert.Contains(t, err.Error(), tc.why)
+			assert.NotContains(t, err.Error(), "remove", "facts, not advice")
 			assert.Equal(t, before, treeSnapshot(t, v.Root()), "reading loses nothing")
 		})
 	}
 }
 
-func readIV(v *Volume) error   { _, err := v.ReadInstalledVersion(); return err }
-func readProg(v *Volume) error { _, err := v.ReadProgress(); return err }
-func readID(v *Volume) error   { _, err := v.ReadVolumeID(); return err }
+func readIV(v *Volume) error    { _, err := v.ReadInstalledVersion(); return err }
+func readProg(v *Volume) error  { _, err := v.ReadProgress(); return err }
+func readID(v *Volume) error    { _, err := v.ReadVolumeID(); return err }
+func readFence(v *Volume) error { _, err := v.CurrentFence(); return err }
 
 // Markers written by a newer charm revision (extra fields) still read.
 func TestMarkersAcceptUnknownFields(t *testing.T) {
@@ -123,7 +133,7 @@ func TestMarkersAcceptUnknownFields(t *testing.T) {
 	putFile(t, v.Path(InstalledVersionFile), `{"version":"7.11.2","checksum":"`+testSum("x")+`","unit":"c/0","arch":"arm64"}`)
 	iv, err := v.ReadInstalledVersion()
 	require.NoError(t, err)
-	assert.Equal(t, "7.11.2", iv.Version)
+	assert.Equal(t, ver("7.11.2"), iv.Version)
 }
 
 func TestProgressMarker(t *testing.T) {
@@ -134,21 +144,14 @@ func TestProgressMarker(t *testing.T) {
 	defer l.Release()
 
 	require.NoError(t, l.ClearProgress(), "clearing an absent marker is fine")
-	require.NoError(t, l.WriteProgress(Progress{Version: "7.12.0"}))
+	require.NoError(t, l.WriteProgress(ver("7.12.0")))
 	p, err := v.ReadProgress()
 	require.NoError(t, err)
 	require.NotNil(t, p)
-	assert.Equal(t, Progress{Unit: "concourse/5", PID: 55, Version: "7.12.0", Started: testEpoch}, *p, "defaults from the holder and the clock")
+	assert.Equal(t, Progress{Unit: "concourse/5", PID: 55, Version: ver("7.12.0"), Started: testEpoch}, *p, "from the holder and the clock")
 
-	explicit := Progress{Unit: "other/1", PID: 7, Version: "7.13.0", Started: testEpoch.Add(time.Hour)}
-	require.NoError(t, l.WriteProgress(explicit))
-	p, err = v.ReadProgress()
-	require.NoError(t, err)
-	assert.Equal(t, explicit.Unit, p.Unit)
-	assert.True(t, explicit.Started.Equal(p.Started))
-
-	require.ErrorIs(t, l.WriteProgress(Progress{Version: "../x"}), ErrInvalidValue)
-	require.ErrorIs(t, l.WriteProgress(Progress{Version: "1.0.0", Unit: "Bad/x"}), ErrInvalidUnitName)
+	_, ok := errors.AsType[*ValueError](l.WriteProgress(version.Version{}))
+	require.True(t, ok, "no version, no marker")
 
 	require.NoError(t, l.ClearProgress())
 	require.NoError(t, l.ClearProgress())
@@ -207,7 +210,7 @@ func TestEnsureVolumeIDKeepsCorruptToken(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Release()
 	_, err = l.EnsureVolumeID()
-	require.ErrorIs(t, err, ErrCorruptMarker)
+	require.True(t, isType[*CorruptMarkerError](err), "%v", err)
 	data, err := os.ReadFile(v.Path(VolumeIDFile))
 	require.NoError(t, err)
 	assert.Equal(t, "not-a-token\n", string(data))

@@ -75,12 +75,12 @@ func TestKilledHolderIsRecovered(t *testing.T) {
 	_, err = v.TryLock(Holder{Unit: "next/0"})
 	var locked *LockedError
 	require.ErrorAs(t, err, &locked, "the live child holds the lock")
-	require.ErrorIs(t, err, ErrLocked)
+	requireLocked(t, err)
 	require.NotNil(t, locked.Holder)
 	assert.Equal(t, "dying/3", locked.Holder.Unit)
 	assert.Equal(t, child.pid(), locked.Holder.PID)
 	require.NotNil(t, locked.Progress)
-	assert.Equal(t, "2.0.0", locked.Progress.Version)
+	assert.Equal(t, ver("2.0.0"), locked.Progress.Version)
 	assert.False(t, locked.Stuck)
 	assert.Contains(t, err.Error(), "dying/3")
 
@@ -100,7 +100,7 @@ func TestKilledHolderIsRecovered(t *testing.T) {
 	require.NotNil(t, rec, "the dead holder's marker must be reported")
 	assert.Equal(t, "dying/3", rec.Unit)
 	assert.Equal(t, child.pid(), rec.PID)
-	assert.Equal(t, "2.0.0", rec.Version)
+	assert.Equal(t, ver("2.0.0"), rec.Version)
 
 	assert.NoFileExists(t, v.Path(ProgressFile))
 	assert.NoDirExists(t, v.Path(ReleasesDir, "2.0.0"+PartialInfix+"dead"))

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // StuckAfter is how old a progress marker of a held lock may get before the
@@ -16,36 +17,20 @@ const StuckAfter = 10 * time.Minute
 // changing the volume and clears when done. Found while the lock is free, it
 // means the holder died.
 type Progress struct {
-	Unit    string    `json:"unit"`
-	PID     int       `json:"pid"`
-	Version string    `json:"version"`
-	Started time.Time `json:"started"`
+	Unit    string          `json:"unit"`
+	PID     int             `json:"pid"`
+	Version version.Version `json:"version"`
+	Started time.Time       `json:"started"`
 }
 
-// WriteProgress writes the progress marker atomically. Unit, PID and Started
-// default to the lock's holder and the clock.
-func (l *Lock) WriteProgress(p Progress) error {
-	if err := ValidateVersion(p.Version); err != nil {
+// WriteProgress writes the progress marker for v atomically, naming the
+// lock's holder and the clock.
+func (l *Lock) WriteProgress(v version.Version) error {
+	if err := ValidateRelease(v); err != nil {
 		return fmt.Errorf("write the progress marker: %w", err)
 	}
-	if p.Unit == "" {
-		p.Unit = l.holder.Unit
-	} else if err := ValidateUnitName(p.Unit); err != nil {
-		return fmt.Errorf("write the progress marker: %w", err)
-	}
-	if p.PID == 0 {
-		p.PID = l.holder.PID
-	}
-	if p.Started.IsZero() {
-		p.Started = l.v.cfg.now()
-	}
-	data, err := encodeMarker(p)
-	if err != nil {
-		return err
-	}
-	return l.held(func() error {
-		return l.v.cfg.atomic.WriteFile(l.v.Path(ProgressFile), data, 0o644)
-	})
+	p := Progress{Unit: l.holder.Unit, PID: l.holder.PID, Version: v, Started: l.v.cfg.now().UTC()}
+	return l.held(func() error { return l.v.writeMarker(l.v.Path(ProgressFile), p) })
 }
 
 // ClearProgress removes the progress marker; it is idempotent.
@@ -54,7 +39,7 @@ func (l *Lock) ClearProgress() error {
 		if err := fsutil.RemoveIfExists(l.v.Path(ProgressFile)); err != nil {
 			return fmt.Errorf("clear the progress marker: %w", err)
 		}
-		return fsutil.SyncDir(l.v.root)
+		return l.v.syncDir(l.v.root)
 	})
 }
 
@@ -66,8 +51,8 @@ func (v *Volume) ReadProgress() (*Progress, error) {
 
 func readProgress(path string) (*Progress, error) {
 	var p Progress
-	found, err := readMarker(path, &p, fixProgress, func() error {
-		if p.Version == "" || p.Started.IsZero() {
+	found, err := readMarker(path, &p, func() error {
+		if p.Version.IsZero() || p.Started.IsZero() {
 			return errors.New("version or start time missing")
 		}
 		return nil

@@ -39,7 +39,7 @@ func (l *Lock) recoverStale() error {
 		l.removed = append(l.removed, marker)
 	}
 	if len(l.removed) > 0 {
-		return fsutil.SyncDir(l.v.root)
+		return l.v.syncDir(l.v.root)
 	}
 	return nil
 }

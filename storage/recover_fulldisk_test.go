@@ -49,7 +49,7 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	// The dead holder: its marker (written without holding the lock, as if
 	// the kernel had already freed it) and its partial unpack, which filled
 	// the disk.
-	dead := Progress{Unit: "concourse/1", PID: 99999, Version: "7.14.4", Started: testEpoch}
+	dead := Progress{Unit: "concourse/1", PID: 99999, Version: ver("7.14.4"), Started: testEpoch}
 	data, err := encodeMarker(dead)
 	require.NoError(t, err)
 	putFile(t, v.Path(ProgressFile), string(data))
@@ -59,19 +59,19 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	full, err := v.FSInfo()
 	require.NoError(t, err)
 
-	// Inspect tells the operator what holds the space and that it may go.
+	// Inspect says what holds the space, and that the lock is free.
 	r, err := InspectPath(v.Root())
 	require.NoError(t, err)
-	all := strings.Join(r.Problems, "\n")
-	assert.Contains(t, all, "bytes free on "+v.Root())
-	assert.Contains(t, all, "the interrupted unpacks 7.14.4"+PartialInfix+"abc (")
-	assert.Contains(t, all, "can be deleted safely when the lock is free, as it was just now (rm -rf "+v.Path(ReleasesDir, "*"+PartialInfix+"*"))
+	low := problemOf(t, r, ProblemLowSpace)
+	assert.Equal(t, v.Root(), low.Path)
+	assert.Regexp(t, `^only [0-9.]+ (B|KiB) free, less than the 1.0 GiB a release may need; partial releases hold [0-9.]+ KiB \(lock free\)$`, low.Detail)
+	assert.Equal(t, partial, problemOf(t, r, ProblemPartialRelease).Path)
 
 	// Another unit opens the full volume: refused before the fix.
 	v2, err := OpenVolume(v.Root(), clockAt(testEpoch.Add(time.Hour)))
 	require.NoError(t, err, "a full volume with its layout opens, so the lock can recover it")
 	require.ErrorIs(t, v2.Full(), ErrVolumeFull)
-	assert.Contains(t, v2.Full().Error(), "free space on the filesystem mounted at "+v.Root())
+	require.ErrorIs(t, v2.Full(), syscall.ENOSPC)
 	assert.Empty(t, listNames(t, v.Root(), ProbePrefix), "the failed probe is removed")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
@@ -100,25 +100,27 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	require.NotNil(t, h)
 	assert.Equal(t, "concourse/0", h.Unit)
 
-	// While a live holder unpacks, Inspect says its partial directory is
-	// not to be deleted until the lock is free.
+	// While a live holder unpacks, Inspect says the lock is held, and does
+	// not call its partial directory left over.
 	putFile(t, filepath.Join(v.Path(ReleasesDir, "7.14.4"+PartialInfix+"def"), "f"), "x")
 	r, err = InspectPath(v.Root())
 	require.NoError(t, err)
-	all = strings.Join(r.Problems, "\n")
-	assert.Contains(t, all, "may belong to the install in progress: they can be deleted safely only when the lock is free")
-	assert.NotContains(t, all, "as it was just now")
+	if low, found := findProblem(r, ProblemLowSpace); found {
+		assert.Contains(t, low.Detail, "(lock held)")
+	}
+	_, found := findProblem(r, ProblemPartialRelease)
+	assert.False(t, found, "a live holder's partial directory is not left over")
 	require.NoError(t, os.RemoveAll(v.Path(ReleasesDir, "7.14.4"+PartialInfix+"def")))
 
-	// The install goes on as usual: progress marker, release, version marker.
-	require.NoError(t, l.WriteProgress(Progress{Version: "7.14.4"}))
-	putFile(t, filepath.Join(v2.ReleaseDir("7.14.4"), "concourse", "bin", "concourse"), "whole")
-	require.NoError(t, l.WriteInstalledVersion(InstalledVersion{Version: "7.14.4", Checksum: testSum("7.14.4")}))
+	// The install goes on as usual: progress marker, release, switch.
+	require.NoError(t, l.WriteProgress(ver("7.14.4")))
+	stageFakeRelease(t, v2, "7.14.4")
+	require.NoError(t, l.SwitchCurrent(ver("7.14.4"), 1))
 	require.NoError(t, l.ClearProgress())
 	iv, err := v2.ReadInstalledVersion()
 	require.NoError(t, err)
 	require.NotNil(t, iv)
-	assert.Equal(t, "7.14.4", iv.Version)
+	assert.Equal(t, ver("7.14.4"), iv.Version)
 	assert.Equal(t, "concourse/0", iv.Unit)
 }
 
@@ -132,7 +134,7 @@ func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
 	// A dead holder's leftover record; empty, because a real one holds a
 	// tmpfs page whose release would make room for the new record.
 	putFile(t, v.Path(LockHolderFile), "")
-	finished := filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "bin", "concourse")
+	finished := filepath.Join(v.ReleaseDir(ver("7.11.2")), "concourse", "bin", "concourse")
 	fillDisk(t, finished)
 	requireDiskFull(t, v)
 
@@ -152,11 +154,9 @@ func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
 	assert.FileExists(t, finished, "finished data is never removed")
 
 	_, err = v2.TryLock(Holder{Unit: "concourse/1"})
-	require.ErrorIs(t, err, ErrLocked, "the lock is really held")
-	var locked *LockedError
-	require.ErrorAs(t, err, &locked)
+	locked := requireLocked(t, err)
 	assert.Nil(t, locked.Holder)
-	assert.Contains(t, err.Error(), "not identified itself yet (no .lock.holder")
+	assert.Contains(t, err.Error(), "has not written .lock.holder")
 
 	require.NoError(t, l.Release())
 	l, err = v2.TryLock(Holder{Unit: "concourse/1"})
@@ -176,4 +176,22 @@ func listNames(t *testing.T, dir, part string) []string {
 		}
 	}
 	return names
+}
+
+// findProblem returns the first problem of kind in r.
+func findProblem(r Report, kind ProblemKind) (Problem, bool) {
+	for _, p := range r.Problems {
+		if p.Kind == kind {
+			return p, true
+		}
+	}
+	return Problem{}, false
+}
+
+// problemOf is findProblem that fails the test when there is none.
+func problemOf(t *testing.T, r Report, kind ProblemKind) Problem {
+	t.Helper()
+	p, found := findProblem(r, kind)
+	require.True(t, found, "no %s problem in %v", kind, r.Problems)
+	return p
 }

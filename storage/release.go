@@ -5,50 +5,56 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // ReleaseBinary is the concourse executable inside a release directory.
 const ReleaseBinary = "concourse/bin/concourse"
 
-// ReleaseInfo records where a release came from and what it hashed to, so
-// that a later Activate can write InstalledVersion without the tarball.
+// ReleaseInfo records where a release came from and what it hashed to. It is
+// written into the release before the release is renamed into place, so a
+// release directory with it is complete and verified.
 type ReleaseInfo struct {
-	Version     string    `json:"version"`
-	Checksum    string    `json:"checksum"` // "sha1:<hex>" or "sha256:<hex>"
-	Source      string    `json:"source"`
-	Unit        string    `json:"unit"`
-	InstalledAt time.Time `json:"installed_at"`
+	Version     version.Version `json:"version"`
+	Checksum    string          `json:"checksum"` // "sha1:<hex>" or "sha256:<hex>"
+	Source      string          `json:"source"`
+	Unit        string          `json:"unit"`
+	InstalledAt time.Time       `json:"installed_at"`
+	// UnpackedBytes is the size of the release's files, for estimating the
+	// space the next release needs; 0 in releases staged before it existed.
+	UnpackedBytes int64 `json:"unpacked_bytes,omitempty"`
 }
-
-// ErrReleaseNotStaged means releases/<V> is not a complete release.
-var ErrReleaseNotStaged = errors.New("release is not staged on the volume")
 
 // ReadReleaseInfo returns the info of a complete release, or an error
 // matching ErrReleaseNotStaged that says what is missing.
-func (v *Volume) ReadReleaseInfo(version string) (*ReleaseInfo, error) {
-	if err := ValidateVersion(version); err != nil {
+func (v *Volume) ReadReleaseInfo(ver version.Version) (*ReleaseInfo, error) {
+	if err := ValidateRelease(ver); err != nil {
 		return nil, err
 	}
-	dir := v.ReleaseDir(version)
+	return v.readReleaseInfo(ver)
+}
+
+// readReleaseInfo is ReadReleaseInfo for a version already checked.
+func (v *Volume) readReleaseInfo(ver version.Version) (*ReleaseInfo, error) {
+	dir := v.releaseDir(ver)
 	if !isRealDir(dir) {
 		return nil, fmt.Errorf("%w: %s is not a directory", ErrReleaseNotStaged, dir)
 	}
 	var info ReleaseInfo
-	found, err := readMarker(filepath.Join(dir, ReleaseInfoFile), &info,
-		"remove the release directory; the next install downloads it again", func() error {
-			if info.Version != version {
-				return fmt.Errorf("it describes %q, not %q", info.Version, version)
-			}
-			return ValidateChecksum(info.Checksum)
-		})
+	found, err := readMarker(filepath.Join(dir, ReleaseInfoFile), &info, func() error {
+		if info.Version != ver {
+			return fmt.Errorf("it describes %q, not %q", info.Version, ver)
+		}
+		return ValidateChecksum(info.Checksum)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrReleaseNotStaged, err)
 	}
 	if !found {
-		return nil, fmt.Errorf("%w: %s has no %s (not made by the installer, or interrupted)", ErrReleaseNotStaged, dir, ReleaseInfoFile)
+		return nil, fmt.Errorf("%w: %s has no %s (not made by the charm, or interrupted)", ErrReleaseNotStaged, dir, ReleaseInfoFile)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, ReleaseBinary)); err != nil || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s lacks %s", ErrReleaseNotStaged, dir, ReleaseBinary)
@@ -56,17 +62,17 @@ func (v *Volume) ReadReleaseInfo(version string) (*ReleaseInfo, error) {
 	return &info, nil
 }
 
-func writeReleaseInfo(dir string, info ReleaseInfo) error {
-	data, err := encodeMarker(info)
-	if err != nil {
-		return err
-	}
-	return fsutil.WriteFile(filepath.Join(dir, ReleaseInfoFile), data, 0o644)
+// IsStaged reports whether releases/<v> is complete and verified. It takes
+// no lock: a release directory only appears, complete, by a rename.
+func (v *Volume) IsStaged(ver version.Version) bool {
+	_, err := v.ReadReleaseInfo(ver)
+	return err == nil
 }
 
-// ListReleases returns the complete-looking release versions under
-// releases/ (directories that are not partial or temporary), unsorted.
-func (v *Volume) ListReleases() ([]string, error) {
+// ListReleases returns the versions of the release directories under
+// releases/ (not partial or temporary ones), oldest first by semantic
+// versioning. It does not check that each is complete (see ReadReleaseInfo).
+func (v *Volume) ListReleases() ([]version.Version, error) {
 	entries, err := os.ReadDir(v.Path(ReleasesDir))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -74,28 +80,29 @@ func (v *Volume) ListReleases() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list releases: %w", err)
 	}
-	var versions []string
+	var versions []version.Version
 	for _, e := range entries {
-		if e.IsDir() && !isUnfinishedName(e.Name()) && ValidateVersion(e.Name()) == nil {
-			versions = append(versions, e.Name())
+		if !e.IsDir() || isUnfinishedName(e.Name()) || ValidateVersion(e.Name()) != nil {
+			continue
 		}
+		versions = append(versions, version.MustParse(e.Name()))
 	}
+	slices.SortFunc(versions, version.Version.Compare)
 	return versions, nil
 }
 
 // partialDir creates releases/<V>.partial-<random>/ for one unpack attempt.
-func (v *Volume) partialDir(version string) (string, error) {
-	if err := os.MkdirAll(v.Path(ReleasesDir), ReleasesMode); err != nil {
-		return "", fmt.Errorf("create %s: %w", v.Path(ReleasesDir), err)
+func (v *Volume) partialDir(ver version.Version) (string, error) {
+	if err := ensureDir(v.Path(ReleasesDir), ReleasesMode); err != nil {
+		return "", &VolumeError{Path: v.root, Reason: ErrVolumeLayoutConflict, Err: err}
 	}
-	dir, err := os.MkdirTemp(v.Path(ReleasesDir), version+PartialInfix)
+	dir, err := os.MkdirTemp(v.Path(ReleasesDir), ver.String()+PartialInfix)
 	if err != nil {
 		return "", fmt.Errorf("create the partial release directory: %w", err)
 	}
 	// MkdirTemp makes it 0700; the release is read by the services' users.
-	if err := os.Chmod(dir, ReleasesMode); err != nil {
-		os.RemoveAll(dir)
-		return "", err
+	if err := os.Chmod(dir, ReleaseDirMode); err != nil {
+		return "", errors.Join(err, os.RemoveAll(dir))
 	}
 	return dir, nil
 }

@@ -2,80 +2,115 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
-// stageFakeRelease makes releases/<version> look installed, without a download.
-func stageFakeRelease(t *testing.T, v *Volume, version string) {
-	t.Helper()
-	dir := v.ReleaseDir(version)
-	putFile(t, filepath.Join(dir, ReleaseBinary), releasetest.Script(version))
-	require.NoError(t, os.Chmod(filepath.Join(dir, ReleaseBinary), 0o755))
-	require.NoError(t, writeReleaseInfo(dir, ReleaseInfo{Version: version, Checksum: testSum(version), InstalledAt: testEpoch}))
+func vers(ss ...string) []version.Version {
+	out := make([]version.Version, len(ss))
+	for i, s := range ss {
+		out[i] = ver(s)
+	}
+	return out
 }
 
 func TestPruneReleases(t *testing.T) {
 	t.Parallel()
+	all := []string{"1.0.0", "2.0.0", "3.0.0", "7.9.1", "7.10.0", "7.14.3-rc.1", "7.14.3"}
 	tests := []struct {
 		name      string
 		current   string
+		running   map[string]string // the registry: unit -> release
 		protected []string
 		keep      int
-		want      []string // what stays
+		want      []string // what stays, oldest first
 	}{
-		{"keeps current, the protected target and the newest two", "1.0.0", []string{"2.0.0"}, 2, []string{"1.0.0", "2.0.0", "7.10.0", "7.9.1"}},
-		{"current among the newest", "7.10.0", nil, 2, []string{"7.10.0", "7.9.1"}},
-		{"keep one", "7.9.1", nil, 1, []string{"7.10.0", "7.9.1"}},
-		{"keep everything", "1.0.0", nil, 10, []string{"1.0.0", "2.0.0", "3.0.0", "7.10.0", "7.9.1"}},
+		{"newest two and current", "1.0.0", nil, nil, 2, []string{"1.0.0", "7.14.3-rc.1", "7.14.3"}},
+		{"a release candidate is older than its release", "7.14.3", nil, nil, 1, []string{"7.14.3"}},
+		{"protected target", "7.14.3", nil, []string{"2.0.0"}, 1, []string{"2.0.0", "7.14.3"}},
+		{"releases the registry says units run", "7.14.3", map[string]string{"concourse/1": "3.0.0", "concourse/2": "7.9.1"}, nil, 1,
+			[]string{"3.0.0", "7.9.1", "7.14.3"}},
+		{"keep everything", "1.0.0", nil, nil, 10, all},
+		{"keep below one keeps one", "7.14.3", nil, nil, 0, []string{"7.14.3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v := testVolume(t)
-			for _, ver := range []string{"1.0.0", "2.0.0", "3.0.0", "7.9.1", "7.10.0"} {
-				stageFakeRelease(t, v, ver)
+			for _, r := range all {
+				stageFakeRelease(t, v, r)
 			}
-			require.NoError(t, v.pointCurrent(tt.current))
 			lock, err := v.TryLock(Holder{Unit: "concourse/0"})
 			require.NoError(t, err)
 			defer lock.Release()
+			require.NoError(t, lock.SwitchCurrent(ver(tt.current), 1))
+			for unit, r := range tt.running {
+				require.NoError(t, lock.SetUnitRelease(unit, ver(r)))
+			}
 			// An unpack in progress by this holder.
 			partial := v.Path(ReleasesDir, "9.0.0"+PartialInfix+"abc")
 			require.NoError(t, os.Mkdir(partial, 0o755))
 
-			removed, err := lock.PruneReleases(tt.keep, tt.protected)
+			removed, err := lock.PruneReleases(tt.keep, vers(tt.protected...))
 			require.NoError(t, err)
 			left, err := v.ListReleases()
 			require.NoError(t, err)
-			sort.Strings(left)
-			assert.Equal(t, tt.want, left)
-			assert.Len(t, removed, 5-len(tt.want))
+			assert.Equal(t, vers(tt.want...), left)
+			assert.Len(t, removed, len(all)-len(tt.want))
 			for _, r := range removed {
-				assert.NotContains(t, tt.want, r)
+				assert.NotContains(t, left, r)
 			}
-			_, err = os.Stat(partial)
-			assert.NoError(t, err, "pruning never touches a partial directory")
+			assert.DirExists(t, partial, "pruning never touches a partial directory")
 			cur, err := v.CurrentVersion()
 			require.NoError(t, err)
-			assert.Equal(t, tt.current, cur)
+			assert.Equal(t, ver(tt.current), cur)
 		})
 	}
+}
+
+// Pruning keeps what the fence and the installed marker name even when
+// `current` was removed, and removes nothing when what is in use cannot be
+// read.
+func TestPruneReleasesNeverGuesses(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	for _, r := range []string{"1.0.0", "2.0.0", "3.0.0"} {
+		stageFakeRelease(t, v, r)
+	}
+	lock, err := v.TryLock(Holder{Unit: "concourse/0"})
+	require.NoError(t, err)
+	defer lock.Release()
+	require.NoError(t, lock.SwitchCurrent(ver("1.0.0"), 1))
+	require.NoError(t, os.Remove(v.Path(CurrentLink)))
+	removed, err := lock.PruneReleases(1, nil)
+	require.NoError(t, err)
+	assert.Equal(t, vers("2.0.0"), removed, "the fence and the installed marker keep 1.0.0")
+
+	stageFakeRelease(t, v, "2.0.0")
+	putFile(t, v.Path(WorkersDir, "concourse-3", UnitReleaseFile), "{")
+	removed, err = lock.PruneReleases(1, nil)
+	_, corrupt := errors.AsType[*CorruptMarkerError](err)
+	require.True(t, corrupt, "%v", err)
+	assert.Empty(t, removed)
+	left, err := v.ListReleases()
+	require.NoError(t, err)
+	assert.Len(t, left, 3)
 }
 
 func TestPruneReleasesNeedsTheLock(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t)
-	for _, ver := range []string{"1.0.0", "2.0.0", "3.0.0"} {
-		stageFakeRelease(t, v, ver)
+	for _, r := range []string{"1.0.0", "2.0.0", "3.0.0"} {
+		stageFakeRelease(t, v, r)
 	}
 	lock, err := v.TryLock(Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
@@ -87,60 +122,12 @@ func TestPruneReleasesNeedsTheLock(t *testing.T) {
 	assert.Len(t, left, 3)
 }
 
-func TestInstallPrunesOldReleases(t *testing.T) {
-	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	versions := []string{"7.12.0", "7.13.0", "7.14.0", "7.14.1"}
-	for _, ver := range versions {
-		srv.AddRelease(ver, releasetest.Tarball(ver))
-	}
-	v := testVolume(t)
-	var lastPruned []string
-	for _, ver := range versions {
-		opts := installOpts("concourse/0", srv.BaseURL(), &recorder{})
-		opts.Protected = []string{"7.12.0"} // say, an upgrade's rollback target
-		res, err := NewInstaller(v, opts).Install(context.Background(), ver)
-		require.NoError(t, err)
-		lastPruned = res.Pruned
-	}
-	left, err := v.ListReleases()
-	require.NoError(t, err)
-	sort.Strings(left)
-	assert.Equal(t, []string{"7.12.0", "7.14.0", "7.14.1"}, left)
-	assert.Equal(t, []string{"7.13.0"}, lastPruned)
-}
-
-// A release candidate is older than its release: pruning keeps the newest
-// releases by semantic versioning, so 7.14.3 outlives 7.14.3-rc.1.
-func TestPruneOrdersReleaseCandidatesBeforeTheirRelease(t *testing.T) {
-	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	versions := []string{"7.14.3", "7.14.3-rc.1", "7.14.4"}
-	for _, ver := range versions {
-		srv.AddRelease(ver, releasetest.Tarball(ver))
-	}
-	v := testVolume(t)
-	var res *InstallResult
-	for _, ver := range versions {
-		opts := installOpts("concourse/0", srv.BaseURL(), &recorder{})
-		var err error
-		res, err = NewInstaller(v, opts).Install(context.Background(), ver)
-		require.NoError(t, err)
-	}
-	assert.Equal(t, []string{"7.14.3-rc.1"}, res.Pruned)
-	left, err := v.ListReleases()
-	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"7.14.3", "7.14.4"}, left)
-}
-
 func TestCurrentVersion(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t)
 	cur, err := v.CurrentVersion()
 	require.NoError(t, err)
-	assert.Empty(t, cur)
+	assert.True(t, cur.IsZero())
 
 	require.NoError(t, os.Symlink("/etc", v.Path(CurrentLink)))
 	_, err = v.CurrentVersion()
@@ -154,21 +141,27 @@ func TestCurrentVersion(t *testing.T) {
 func TestReadReleaseInfoRefusesIncompleteReleases(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t)
-	_, err := v.ReadReleaseInfo("1.0.0")
+	_, err := v.ReadReleaseInfo(ver("1.0.0"))
 	require.ErrorIs(t, err, ErrReleaseNotStaged)
+	assert.False(t, v.IsStaged(ver("1.0.0")))
 
-	putFile(t, filepath.Join(v.ReleaseDir("1.0.0"), ReleaseBinary), "#!/bin/sh\n")
-	_, err = v.ReadReleaseInfo("1.0.0")
-	require.ErrorIs(t, err, ErrReleaseNotStaged, "no release info: not made by the installer")
+	dir := v.ReleaseDir(ver("1.0.0"))
+	putFile(t, filepath.Join(dir, ReleaseBinary), "#!/bin/sh\n")
+	_, err = v.ReadReleaseInfo(ver("1.0.0"))
+	require.ErrorIs(t, err, ErrReleaseNotStaged, "no release info: not made by the charm")
 
-	require.NoError(t, writeReleaseInfo(v.ReleaseDir("1.0.0"), ReleaseInfo{Version: "2.0.0", Checksum: testSum("x")}))
-	_, err = v.ReadReleaseInfo("1.0.0")
+	require.NoError(t, v.writeMarker(filepath.Join(dir, ReleaseInfoFile), ReleaseInfo{Version: ver("2.0.0"), Checksum: testSum("x")}))
+	_, err = v.ReadReleaseInfo(ver("1.0.0"))
 	require.ErrorIs(t, err, ErrReleaseNotStaged, "info for another version")
 
-	require.NoError(t, writeReleaseInfo(v.ReleaseDir("1.0.0"), ReleaseInfo{Version: "1.0.0", Checksum: testSum("x"), InstalledAt: time.Now()}))
-	info, err := v.ReadReleaseInfo("1.0.0")
+	require.NoError(t, v.writeMarker(filepath.Join(dir, ReleaseInfoFile), ReleaseInfo{Version: ver("1.0.0"), Checksum: testSum("x"), InstalledAt: time.Now()}))
+	info, err := v.ReadReleaseInfo(ver("1.0.0"))
 	require.NoError(t, err)
-	assert.Equal(t, "1.0.0", info.Version)
+	assert.Equal(t, ver("1.0.0"), info.Version)
+	assert.True(t, v.IsStaged(ver("1.0.0")))
+
+	require.NoError(t, os.Remove(filepath.Join(dir, ReleaseBinary)))
+	assert.False(t, v.IsStaged(ver("1.0.0")), "no binary, no release")
 }
 
 func TestVerifyBinary(t *testing.T) {
@@ -192,12 +185,14 @@ func TestVerifyBinary(t *testing.T) {
 			bin := filepath.Join(dir, ReleaseBinary)
 			putFile(t, bin, tt.script)
 			require.NoError(t, os.Chmod(bin, tt.mode))
-			err := VerifyBinary(context.Background(), dir, "7.14.3", 300*time.Millisecond)
+			err := VerifyBinary(context.Background(), dir, ver("7.14.3"), 300*time.Millisecond)
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				return
 			}
-			require.ErrorIs(t, err, ErrBadRelease)
+			bad, ok := errors.AsType[*BadReleaseError](err)
+			require.True(t, ok, "%v", err)
+			assert.Equal(t, ver("7.14.3"), bad.Version)
 			assert.Contains(t, err.Error(), tt.wantErr)
 		})
 	}

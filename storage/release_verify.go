@@ -11,32 +11,16 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // DefaultVerifyTimeout bounds `concourse --version`.
 const DefaultVerifyTimeout = 30 * time.Second
 
-// ErrBadRelease is the errors.Is target when an unpacked release is not the
-// Concourse it claims to be.
-var ErrBadRelease = errors.New("the unpacked release is not usable")
-
-// BadReleaseError says what is wrong with the unpacked binary.
-type BadReleaseError struct {
-	Binary  string
-	Version string
-	Problem string
-}
-
-func (e *BadReleaseError) Error() string {
-	return fmt.Sprintf("%v: %s: %s (expected Concourse %s); nothing was installed: check the version and the release source",
-		ErrBadRelease, e.Binary, e.Problem, e.Version)
-}
-
-func (e *BadReleaseError) Is(target error) bool { return target == ErrBadRelease }
-
 // VerifyBinary checks that dir/concourse/bin/concourse is an executable file
 // whose `--version` prints version, within timeout.
-func VerifyBinary(ctx context.Context, dir, version string, timeout time.Duration) error {
+func VerifyBinary(ctx context.Context, dir string, version version.Version, timeout time.Duration) error {
 	bin := filepath.Join(dir, ReleaseBinary)
 	fi, err := os.Lstat(bin)
 	if err != nil {
@@ -52,7 +36,7 @@ func VerifyBinary(ctx context.Context, dir, version string, timeout time.Duratio
 	if err != nil {
 		return err
 	}
-	if got := strings.TrimSpace(out); got != version {
+	if got := strings.TrimSpace(out); got != version.String() {
 		return &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("--version printed %q", got)}
 	}
 	return nil
@@ -61,7 +45,7 @@ func VerifyBinary(ctx context.Context, dir, version string, timeout time.Duratio
 // runVersion runs bin --version. A just-written executable can be briefly
 // "busy" while another goroutine's fork still holds its write descriptor
 // (fork before exec's close-on-exec), so ETXTBSY is retried.
-func runVersion(parent context.Context, bin, version string, timeout time.Duration) (string, error) {
+func runVersion(parent context.Context, bin string, version version.Version, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {

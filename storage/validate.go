@@ -13,28 +13,38 @@ import (
 // wrapping the *unitname.Error.
 func ValidateUnitName(name string) error {
 	if _, err := unitname.Parse(name); err != nil {
-		return &ValueError{Field: fieldUnitName, Value: name, Reason: err.(*unitname.Error).Reason, Err: err}
+		return &ValueError{Field: FieldUnitName, Value: name, Reason: err.(*unitname.Error).Reason, Err: err}
 	}
 	return nil
 }
 
-// ValidateVersion accepts a canonical Concourse release version (as
-// internal/version prints it: 7.14.3, 7.14.3-rc.1, no leading "v", so one
-// version has one directory) and refuses the infixes the volume reserves for
-// partial and temporary entries. Refusals are *ValueError
-// (ErrInvalidValue), wrapping the *version.Error when it does not parse.
+// ValidateVersion is the guard of a release directory's name: a canonical
+// Concourse release version (as internal/version prints it: 7.14.3,
+// 7.14.3-rc.1, no leading "v", so one version has one directory) without
+// the infixes the volume reserves for partial and temporary entries.
+// Refusals are *ValueError, wrapping the *version.Error when the string does
+// not parse.
 func ValidateVersion(v string) error {
-	bad := func(reason string, err error) error {
-		return &ValueError{Field: fieldVersion, Value: v, Err: err, Reason: reason}
-	}
 	parsed, err := version.Parse(v)
 	switch {
 	case err != nil:
-		return bad(err.(*version.Error).Reason, err)
+		return &ValueError{Field: FieldVersion, Value: v, Reason: err.(*version.Error).Reason, Err: err}
 	case parsed.String() != v:
-		return bad(fmt.Sprintf("it is not in canonical form (%s)", parsed), nil)
-	case strings.Contains(v, PartialInfix), strings.Contains(v, TempInfix):
-		return bad("it contains a name the volume reserves for unfinished entries", nil)
+		return &ValueError{Field: FieldVersion, Value: v, Reason: fmt.Sprintf("it is not in canonical form (%s)", parsed)}
+	}
+	return ValidateRelease(parsed)
+}
+
+// ValidateRelease refuses a parsed version that cannot name a release
+// directory: the zero Version, or one carrying a reserved infix. It is the
+// one check a version.Version gets where it enters storage.
+func ValidateRelease(v version.Version) error {
+	s := v.String()
+	switch {
+	case v.IsZero():
+		return &ValueError{Field: FieldVersion, Value: s, Reason: "it is empty"}
+	case strings.Contains(s, PartialInfix), strings.Contains(s, TempInfix):
+		return &ValueError{Field: FieldVersion, Value: s, Reason: "it contains a name the volume reserves for unfinished entries"}
 	}
 	return nil
 }
@@ -45,11 +55,11 @@ func ValidateChecksum(sum string) error {
 	want := map[string]int{"sha1": 40, "sha256": 64}[algo]
 	switch {
 	case !ok || want == 0:
-		return &ValueError{Field: fieldChecksum, Value: sum, Reason: `expected "sha1:<hex>" or "sha256:<hex>"`}
+		return &ValueError{Field: FieldChecksum, Value: sum, Reason: `expected "sha1:<hex>" or "sha256:<hex>"`}
 	case len(digest) != want:
-		return &ValueError{Field: fieldChecksum, Value: sum, Reason: fmt.Sprintf("a %s digest has %d hex digits, this has %d", algo, want, len(digest))}
+		return &ValueError{Field: FieldChecksum, Value: sum, Reason: fmt.Sprintf("a %s digest has %d hex digits, this has %d", algo, want, len(digest))}
 	case strings.Trim(digest, "0123456789abcdef") != "":
-		return &ValueError{Field: fieldChecksum, Value: sum, Reason: "the digest must be lower-case hex"}
+		return &ValueError{Field: FieldChecksum, Value: sum, Reason: "the digest must be lower-case hex"}
 	}
 	return nil
 }

@@ -18,8 +18,7 @@ func TestValidateUnitName(t *testing.T) {
 	require.NoError(t, ValidateUnitName("concourse-ci/0"))
 	for _, name := range []string{"", "concourse", "../0", "a/../../etc", "concourse/0\x00", "Concourse/0"} {
 		err := ValidateUnitName(name)
-		assert.ErrorIs(t, err, ErrInvalidUnitName, "%q", name)
-		assert.ErrorIs(t, err, ErrInvalidValue, "%q", name)
+		requireValueError(t, err, FieldUnitName, "%q", name)
 		var ve *ValueError
 		require.ErrorAs(t, err, &ve)
 		assert.Equal(t, name, ve.Value)
@@ -66,8 +65,7 @@ func TestValidateVersion(t *testing.T) {
 	}
 	for _, tc := range tests {
 		err := ValidateVersion(tc.version)
-		require.ErrorIs(t, err, ErrInvalidValue, "%q", tc.version)
-		assert.NotErrorIs(t, err, ErrInvalidUnitName)
+		requireValueError(t, err, FieldVersion, "%q", tc.version)
 		var ve *ValueError
 		require.ErrorAs(t, err, &ve, "%q", tc.version)
 		assert.Equal(t, tc.version, ve.Value)
@@ -76,8 +74,11 @@ func TestValidateVersion(t *testing.T) {
 		var parseErr *version.Error
 		assert.Equal(t, tc.parse, errors.As(err, &parseErr), "%q: a parse refusal wraps *version.Error", tc.version)
 	}
-	assert.Empty(t, (&Volume{root: "/v"}).ReleaseDir("v7.14.3"), "no path for a refused version")
-	assert.Equal(t, "/v/releases/7.14.3", (&Volume{root: "/v"}).ReleaseDir("7.14.3"))
+	assert.Equal(t, "/v/releases/7.14.3", (&Volume{root: "/v"}).ReleaseDir(ver("v7.14.3")), "parsed once: no \"v\" in a directory name")
+	for _, bad := range []version.Version{{}, ver("7.14.3-x" + PartialInfix + "y")} {
+		requireValueError(t, ValidateRelease(bad), FieldVersion)
+		assert.Empty(t, (&Volume{root: "/v"}).ReleaseDir(bad), "no path for a refused version")
+	}
 }
 
 func TestValidateChecksum(t *testing.T) {
@@ -99,7 +100,7 @@ func TestValidateChecksum(t *testing.T) {
 			assert.NoError(t, err, sum)
 			continue
 		}
-		require.ErrorIs(t, err, ErrInvalidValue, sum)
+		requireValueError(t, err, FieldChecksum, sum)
 		assert.Contains(t, err.Error(), reason, sum)
 	}
 }

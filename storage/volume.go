@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // Volume is the shared volume mounted at one root directory.
@@ -36,7 +37,7 @@ func OpenVolume(root string, opts ...Option) (*Volume, error) {
 		return nil, err
 	}
 	v := &Volume{root: abs, cfg: newConfig(opts)}
-	if err := probeWritable(abs); err != nil {
+	if err := probeWritable(abs, v.cfg.noSync); err != nil {
 		if !errors.Is(err, ErrVolumeFull) || !v.layoutExists() {
 			return nil, err
 		}
@@ -49,7 +50,7 @@ func OpenVolume(root string, opts ...Option) (*Volume, error) {
 }
 
 // Full reports the write probe of OpenVolume finding no space left: a
-// *VolumeError matching ErrVolumeFull, with advice, or nil. It is what
+// *VolumeError matching ErrVolumeFull, or nil. It is what
 // OpenVolume saw, not a live value: take the lock (which removes a dead
 // holder's partial data and so may free the space) and check FSInfo, or
 // open the volume again.
@@ -75,48 +76,54 @@ func (v *Volume) Path(elem ...string) string {
 }
 
 // ReleaseDir is <root>/releases/<version>. It returns "" for a version that
-// ValidateVersion refuses, so a bad version can never name a path outside
-// releases/.
-func (v *Volume) ReleaseDir(version string) string {
-	if ValidateVersion(version) != nil {
+// cannot name a release directory (see ValidateVersion), so a bad version
+// never names a path.
+func (v *Volume) ReleaseDir(ver version.Version) string {
+	if ValidateRelease(ver) != nil {
 		return ""
 	}
-	return v.Path(ReleasesDir, version)
+	return v.releaseDir(ver)
+}
+
+// releaseDir is ReleaseDir for a version already checked.
+func (v *Volume) releaseDir(ver version.Version) string {
+	return v.Path(ReleasesDir, ver.String())
 }
 
 // checkRoot cleans root and checks it is an existing directory, without
 // writing anything.
 func checkRoot(root string) (string, error) {
 	if root == "" {
-		return "", &VolumeError{Path: root, Kind: VolumeInvalidPath, Err: errors.New("empty path")}
+		return "", &VolumeError{Path: root, Reason: ErrVolumeInvalidPath, Err: errors.New("empty path")}
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return "", &VolumeError{Path: root, Kind: VolumeInvalidPath, Err: err}
+		return "", &VolumeError{Path: root, Reason: ErrVolumeInvalidPath, Err: err}
 	}
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", &VolumeError{Path: abs, Kind: VolumeMissing, Err: err}
+		return "", &VolumeError{Path: abs, Reason: ErrVolumeMissing, Err: err}
 	case errors.Is(err, syscall.ENOTDIR):
-		return "", &VolumeError{Path: abs, Kind: VolumeNotDirectory, Err: err}
+		return "", &VolumeError{Path: abs, Reason: ErrVolumeNotDirectory, Err: err}
 	case err != nil:
-		return "", &VolumeError{Path: abs, Kind: VolumeUnusable, Err: err}
+		return "", &VolumeError{Path: abs, Reason: ErrVolumeUnusable, Err: err}
 	case !fi.IsDir():
-		return "", &VolumeError{Path: abs, Kind: VolumeNotDirectory}
+		return "", &VolumeError{Path: abs, Reason: ErrVolumeNotDirectory}
 	}
 	return abs, nil
 }
 
-// probeWritable writes one byte to a fresh file under root and removes it.
-func probeWritable(root string) error {
+// probeWritable writes one byte to a fresh file under root (synced unless
+// noSync) and removes it.
+func probeWritable(root string, noSync bool) error {
 	name := filepath.Join(root, ProbePrefix+fsutil.RandomHex(8))
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return writeProbeError(root, err)
 	}
 	_, werr := f.Write([]byte{'x'})
-	if werr == nil {
+	if werr == nil && !noSync {
 		werr = f.Sync()
 	}
 	cerr := f.Close()
@@ -134,14 +141,14 @@ func probeWritable(root string) error {
 }
 
 func writeProbeError(root string, err error) error {
-	kind := VolumeUnusable
+	reason := ErrVolumeUnusable
 	switch {
 	case errors.Is(err, syscall.EROFS), errors.Is(err, fs.ErrPermission):
-		kind = VolumeReadOnly
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		kind = VolumeFull
+		reason = ErrVolumeReadOnly
+	case isNoSpace(err):
+		reason = ErrVolumeFull
 	}
-	return &VolumeError{Path: root, Kind: kind, Err: err}
+	return &VolumeError{Path: root, Reason: reason, Err: err}
 }
 
 // createLayout makes the layout's directories (safe when several units do it
@@ -149,7 +156,7 @@ func writeProbeError(root string, err error) error {
 func (v *Volume) createLayout() error {
 	for _, d := range layoutDirs() {
 		if err := ensureDir(v.Path(d.name), d.mode); err != nil {
-			return &VolumeError{Path: v.root, Kind: VolumeLayoutConflict, Err: err}
+			return &VolumeError{Path: v.root, Reason: ErrVolumeLayoutConflict, Err: err}
 		}
 	}
 	return nil

@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,8 +58,9 @@ func TestVolumePaths(t *testing.T) {
 	t.Parallel()
 	v := testVolume(t)
 	assert.Equal(t, filepath.Join(v.Root(), "a", "b"), v.Path("a", "b"))
-	assert.Equal(t, filepath.Join(v.Root(), ReleasesDir, "7.11.2"), v.ReleaseDir("7.11.2"))
-	for _, bad := range []string{"", "..", "../../etc", "7.11.2/../..", "a/b", "v7.11.2", "7.14.3-rc..1", "7.14.3-a" + PartialInfix + "x"} {
+	assert.Equal(t, filepath.Join(v.Root(), ReleasesDir, "7.11.2"), v.ReleaseDir(ver("7.11.2")))
+	assert.Equal(t, filepath.Join(v.Root(), ReleasesDir, "7.11.2"), v.ReleaseDir(ver("v7.11.2")), "one version, one directory")
+	for _, bad := range []version.Version{{}, ver("7.14.3-a" + PartialInfix + "x"), ver("7.14.3-a" + TempInfix + "x")} {
 		assert.Empty(t, v.ReleaseDir(bad), "ReleaseDir(%q) must not name a path", bad)
 	}
 }
@@ -71,15 +74,13 @@ func TestOpenVolumeRefusesUnusableRoots(t *testing.T) {
 		name     string
 		root     string
 		sentinel error
-		kind     VolumeErrorKind
-		message  []string
+		message  string
 	}{
-		{"empty path", "", ErrVolumeInvalidPath, VolumeInvalidPath, []string{"absolute path"}},
-		{"missing", filepath.Join(parent, "missing"), ErrVolumeMissing, VolumeMissing,
-			[]string{"does not exist", "mount the shared filesystem at " + filepath.Join(parent, "missing"), "attach storage '" + StorageName + "'"}},
-		{"missing parent", filepath.Join(parent, "no", "such"), ErrVolumeMissing, VolumeMissing, []string{"mount the shared filesystem"}},
-		{"a file", file, ErrVolumeNotDirectory, VolumeNotDirectory, []string{"is not a directory", "mount the shared filesystem at " + file}},
-		{"below a file", filepath.Join(file, "x"), ErrVolumeNotDirectory, VolumeNotDirectory, []string{"is not a directory"}},
+		{"empty path", "", ErrVolumeInvalidPath, "shared volume  is not a usable path (empty path)"},
+		{"missing", filepath.Join(parent, "missing"), ErrVolumeMissing, "shared volume " + filepath.Join(parent, "missing") + " does not exist (stat "},
+		{"missing parent", filepath.Join(parent, "no", "such"), ErrVolumeMissing, "does not exist"},
+		{"a file", file, ErrVolumeNotDirectory, "shared volume " + file + " is not a directory"},
+		{"below a file", filepath.Join(file, "x"), ErrVolumeNotDirectory, "is not a directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,10 +91,8 @@ func TestOpenVolumeRefusesUnusableRoots(t *testing.T) {
 			require.ErrorIs(t, err, tc.sentinel)
 			var ve *VolumeError
 			require.ErrorAs(t, err, &ve)
-			assert.Equal(t, tc.kind, ve.Kind)
-			for _, m := range tc.message {
-				assert.Contains(t, err.Error(), m)
-			}
+			assert.Equal(t, tc.sentinel, ve.Reason)
+			assert.Contains(t, err.Error(), tc.message)
 			assert.Equal(t, before, treeSnapshot(t, parent), "nothing may be written")
 		})
 	}
@@ -125,13 +124,12 @@ func TestOpenVolumeLayoutConflict(t *testing.T) {
 	})
 }
 
-// A read-only volume is refused with a message saying what to remount, and
-// nothing is written to it.
+// A read-only volume is refused as read-only, and nothing is written to it.
 func TestOpenVolumeReadOnlyBindMount(t *testing.T) {
 	t.Parallel()
 	src, dst := t.TempDir(), t.TempDir()
 	putFile(t, filepath.Join(src, "existing"), "data")
-	volMountReadOnly(t, src, dst)
+	volMountRO(t, src, dst)
 	before := treeSnapshot(t, src)
 
 	v, err := OpenVolume(dst)
@@ -139,9 +137,8 @@ func TestOpenVolumeReadOnlyBindMount(t *testing.T) {
 	require.ErrorIs(t, err, ErrVolumeReadOnly)
 	var ve *VolumeError
 	require.ErrorAs(t, err, &ve)
-	assert.Equal(t, VolumeReadOnly, ve.Kind)
 	assert.Equal(t, dst, ve.Path)
-	assert.Contains(t, err.Error(), "remount the shared filesystem at "+dst+" read-write")
+	assert.Contains(t, err.Error(), "shared volume "+dst+" is not writable")
 	assert.Equal(t, before, treeSnapshot(t, src), "nothing may be written")
 }
 
@@ -156,24 +153,26 @@ func TestOpenVolumeFullFilesystem(t *testing.T) {
 
 	_, err := OpenVolume(root)
 	require.ErrorIs(t, err, ErrVolumeFull)
-	assert.Contains(t, err.Error(), "free space on the filesystem mounted at "+root)
+	require.ErrorIs(t, err, syscall.ENOSPC, "the system's own error is kept")
+	assert.Contains(t, err.Error(), "shared volume "+root+" has no space left")
 	entries, err := os.ReadDir(root)
 	require.NoError(t, err)
 	require.Len(t, entries, 1, "only the filler remains")
 }
 
-func TestVolumeErrorKindsHaveDistinctSentinels(t *testing.T) {
+// Each reason is its own sentinel, and a message says what happened, not
+// what to do.
+func TestVolumeErrorReasonsAreDistinct(t *testing.T) {
 	t.Parallel()
-	kinds := []VolumeErrorKind{VolumeInvalidPath, VolumeMissing, VolumeNotDirectory, VolumeReadOnly, VolumeFull, VolumeUnusable, VolumeLayoutConflict}
-	seen := map[error]VolumeErrorKind{}
-	for _, k := range kinds {
-		err := &VolumeError{Path: "/srv/x", Kind: k}
-		s := k.sentinel()
-		require.ErrorIs(t, err, s)
-		_, dup := seen[s]
-		assert.False(t, dup, "kind %v shares a sentinel", k)
-		seen[s] = k
-		assert.True(t, strings.HasPrefix(err.Error(), "shared volume /srv/x "), err.Error())
-		assert.Contains(t, err.Error(), ": ", "every message says what to do")
+	reasons := []error{ErrVolumeInvalidPath, ErrVolumeMissing, ErrVolumeNotDirectory, ErrVolumeReadOnly, ErrVolumeFull, ErrVolumeUnusable, ErrVolumeLayoutConflict}
+	for i, r := range reasons {
+		err := &VolumeError{Path: "/srv/x", Reason: r}
+		for j, other := range reasons {
+			assert.Equal(t, i == j, errors.Is(err, other), "%v matches %v", r, other)
+		}
+		assert.Equal(t, "shared volume /srv/x "+r.Error(), err.Error())
+		for _, advice := range []string{"mount", "juju", "remount", "fix", "check"} {
+			assert.NotContains(t, err.Error(), advice)
+		}
 	}
 }

@@ -9,9 +9,6 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 )
 
-// ErrNoVolumeID says the volume has no sharing-proof token yet.
-var ErrNoVolumeID = errors.New("the volume has no id yet: a unit creates it under the lock")
-
 // volumeIDLen is 128 random bits in hex.
 const volumeIDLen = 32
 
@@ -27,7 +24,7 @@ func (l *Lock) EnsureVolumeID() (string, error) {
 			return err
 		}
 		id = fsutil.RandomHex(volumeIDLen / 2)
-		return l.v.cfg.atomic.WriteFile(l.v.Path(VolumeIDFile), []byte(id+"\n"), 0o644)
+		return l.v.cfg.atomic.WriteFile(l.v.Path(VolumeIDFile), []byte(id+"\n"), FileMode)
 	})
 	if err != nil {
 		return "", err
@@ -46,14 +43,14 @@ func readVolumeID(path string) (string, error) {
 		return "", ErrNoVolumeID
 	}
 	if errors.Is(err, errMarkerTooLarge) {
-		return "", &CorruptMarkerError{Path: path, Err: err, Fix: fixVolumeID}
+		return "", &CorruptMarkerError{Path: path, Err: err}
 	}
 	if err != nil {
 		return "", fmt.Errorf("read the volume id: %w", err)
 	}
 	id := strings.TrimSuffix(string(data), "\n")
 	if len(id) != volumeIDLen || strings.Trim(id, "0123456789abcdef") != "" {
-		return "", &CorruptMarkerError{Path: path, Err: fmt.Errorf("want %d lower-case hex digits, got %q", volumeIDLen, id), Fix: fixVolumeID}
+		return "", &CorruptMarkerError{Path: path, Err: fmt.Errorf("want %d lower-case hex digits, got %q", volumeIDLen, id)}
 	}
 	return id, nil
 }

@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,7 @@ import (
 func WorkerDirName(unit string) (string, error) {
 	n, err := unitname.Parse(unit)
 	if err != nil {
-		return "", &ValueError{Field: fieldUnitName, Value: unit, Reason: err.(*unitname.Error).Reason, Err: err}
+		return "", &ValueError{Field: FieldUnitName, Value: unit, Reason: err.(*unitname.Error).Reason, Err: err}
 	}
 	return n.Slug(), nil
 }
@@ -30,20 +29,17 @@ func (v *Volume) WorkerDir(unit string) (string, error) {
 	}
 	parent := v.Path(WorkersDir)
 	if err := ensureDir(parent, WorkersMode); err != nil {
-		return "", fmt.Errorf("worker directory for %s: %w", unit, &VolumeError{Path: v.root, Kind: VolumeLayoutConflict, Err: err})
+		return "", fmt.Errorf("worker directory for %s: %w", unit, &VolumeError{Path: v.root, Reason: ErrVolumeLayoutConflict, Err: err})
 	}
 	dir := filepath.Join(parent, name)
 	if err := ensureDir(dir, WorkerDirMode); err != nil {
-		return "", fmt.Errorf("worker directory for %s: %w", unit, &VolumeError{Path: v.root, Kind: VolumeLayoutConflict, Err: err})
+		return "", fmt.Errorf("worker directory for %s: %w", unit, &VolumeError{Path: v.root, Reason: ErrVolumeLayoutConflict, Err: err})
 	}
 	if err := v.checkInside(dir); err != nil {
 		return "", fmt.Errorf("worker directory for %s: %w", unit, err)
 	}
 	return dir, nil
 }
-
-// ErrOutsideVolume refuses a path that resolves outside the volume.
-var ErrOutsideVolume = errors.New("path leads outside the shared volume")
 
 // checkInside resolves symlinks on both sides and refuses a path that does
 // not end up under the volume's root.

@@ -53,7 +53,7 @@ func TestWorkerDirRefusesBadNames(t *testing.T) {
 	before := treeSnapshot(t, v.Root())
 	for _, unit := range []string{"", "..", "../0", "a/../../../etc", "a/0/..", "a/0/b", "/etc/0", "a\x00/0", "A/0", "a/b"} {
 		dir, err := v.WorkerDir(unit)
-		require.ErrorIs(t, err, ErrInvalidUnitName, "%q", unit)
+		requireValueError(t, err, FieldUnitName, "%q", unit)
 		assert.Empty(t, dir)
 	}
 	assert.Equal(t, before, treeSnapshot(t, v.Root()), "nothing created")

@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
 
@@ -51,7 +54,7 @@ func printReport(w io.Writer, r storage.Report) error {
 		fmt.Fprintf(tw, "%s\t%s\n", label+":", fmt.Sprintf(format, args...))
 	}
 	row("Volume", "%s", r.Root)
-	row("Filesystem", "%s, %s free of %s", r.FS.Type, humanBytes(r.FS.FreeBytes), humanBytes(r.FS.TotalBytes))
+	row("Filesystem", "%s, %s free of %s", r.FS.Type, bytesize.Format(int64(r.FS.FreeBytes)), bytesize.Format(int64(r.FS.TotalBytes)))
 	if !r.Initialised {
 		row("Layout", "not created yet (the first unit to open the volume creates it)")
 	}
@@ -62,6 +65,9 @@ func printReport(w io.Writer, r storage.Report) error {
 		row("Installed", "none")
 	}
 	row("Current", "%s", orNone(r.Current))
+	if f := r.Fence; f != nil {
+		row("Fence", "revision %d: %s (by %s at %s)", f.Revision, f.Version, f.Unit, f.At.UTC().Format(time.RFC3339))
+	}
 	row("Lock", "%s", describeLock(r.Lock))
 	row("In progress", "%s", describeProgress(r.Progress))
 	if err := tw.Flush(); err != nil {
@@ -73,12 +79,16 @@ func printReport(w io.Writer, r storage.Report) error {
 			if rel.Partial {
 				note = "partial"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", rel.Name, humanBytes(uint64(rel.SizeBytes)), note)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", rel.Name, bytesize.Format(rel.SizeBytes), note)
 		}
 	})
 	section(w, "Workers", len(r.Workers), func(tw *tabwriter.Writer) {
 		for _, wd := range r.Workers {
-			fmt.Fprintf(tw, "  %s\t%s\n", wd.Name, wd.Mode)
+			release := "no release recorded"
+			if wd.Release != "" {
+				release = "runs " + wd.Release
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", wd.Name, wd.Mode, release)
 		}
 	})
 	if len(r.Problems) == 0 {
@@ -88,8 +98,50 @@ func printReport(w io.Writer, r storage.Report) error {
 	fmt.Fprintln(w, "Problems:")
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
+		if advice := problemAdvice(p, r); advice != "" {
+			fmt.Fprintf(w, "    %s\n", advice)
+		}
 	}
 	return nil
+}
+
+// problemAdvice says what an operator can do about a problem inspect found.
+func problemAdvice(p storage.Problem, r storage.Report) string {
+	switch p.Kind {
+	case storage.ProblemVolatileFS:
+		return "Mount a persistent filesystem that every unit shares there."
+	case storage.ProblemUnreadable, storage.ProblemLockUnprobed:
+		return "Check the filesystem (mount options, permissions for root, flock support)."
+	case storage.ProblemNotADirectory:
+		return "Move it away; the charm makes the directory it needs."
+	case storage.ProblemMode:
+		if strings.HasPrefix(p.Path, r.Root+"/"+storage.KeysDir) {
+			return fmt.Sprintf("chmod %o %s", storage.KeysMode, p.Path)
+		}
+		return fmt.Sprintf("chmod %o %s", storage.WorkerDirMode, p.Path)
+	case storage.ProblemCorruptMarker:
+		return "Remove it: the next unit that takes the lock writes it again (a corrupt .volume_id makes the units prove sharing again)."
+	case storage.ProblemInstalledMissing:
+		return fmt.Sprintf("Remove %s; the next install redoes the release.", filepath.Join(r.Root, storage.InstalledVersionFile))
+	case storage.ProblemCurrentNotSymlink, storage.ProblemCurrentOutside:
+		return "Remove it; the next install points it at the installed release."
+	case storage.ProblemCurrentMissing:
+		return "The next install or upgrade points it at a staged release."
+	case storage.ProblemStuckInstall:
+		if h := r.Lock.Holder; h != nil {
+			return fmt.Sprintf("Check whether pid %d on %s still works (juju debug-log --include %s); the lock is never taken from a live holder: if it hangs, kill it and the next unit cleans up and retries.", h.PID, h.Host, h.Unit)
+		}
+		return "Check whether the holder's process still works; the lock is never taken from a live holder: if it hangs, kill it and the next unit cleans up and retries."
+	case storage.ProblemInterruptedInstall, storage.ProblemPartialRelease:
+		return "Nothing to do unless it stays."
+	case storage.ProblemLowSpace:
+		pattern := filepath.Join(r.Root, storage.ReleasesDir, "*"+storage.PartialInfix+"*")
+		if r.Lock.State == storage.LockFree {
+			return "Free space or grow the filesystem; partial releases can be deleted while the lock is free (rm -rf " + pattern + ")."
+		}
+		return "Free space or grow the filesystem; partial releases may belong to the install in progress: delete them only once the lock is free."
+	}
+	return ""
 }
 
 func section(w io.Writer, title string, n int, rows func(*tabwriter.Writer)) {
@@ -130,18 +182,4 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
-}
-
-// humanBytes formats n in binary units with one decimal.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

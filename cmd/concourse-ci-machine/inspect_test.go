@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/installer"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -22,18 +25,19 @@ func populatedVolume(t *testing.T) (root string, id string) {
 	t.Helper()
 	v, err := storage.OpenVolume(t.TempDir())
 	require.NoError(t, err)
+	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.11.2", Padding: 3 << 20})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "concourse.tgz")
+	require.NoError(t, os.WriteFile(file, tarball, 0o644))
+	opts := installer.Options{Unit: "concourse/0", Source: storage.FileSource(file), SHA256: releasetest.SHA256Hex(tarball), Revision: 2}
+	_, err = installer.New(v, opts).Install(context.Background(), version.MustParse("7.11.2"))
+	require.NoError(t, err)
 	l, err := v.TryLock(storage.Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
-	bin := filepath.Join(v.ReleaseDir("7.11.2"), "concourse", "bin")
-	require.NoError(t, os.MkdirAll(bin, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(bin, "concourse"), bytes.Repeat([]byte("x"), 3<<20), 0o755))
-	require.NoError(t, l.WriteInstalledVersion(storage.InstalledVersion{Version: "7.11.2", Checksum: "sha1:" + strings.Repeat("0a", 20)}))
-	require.NoError(t, os.Symlink("releases/7.11.2", v.Path(storage.CurrentLink)))
 	id, err = l.EnsureVolumeID()
 	require.NoError(t, err)
-	_, err = v.WorkerDir("concourse/0")
-	require.NoError(t, err)
-	require.NoError(t, l.WriteProgress(storage.Progress{Version: "7.12.0"}))
+	require.NoError(t, l.SetUnitRelease("concourse/0", version.MustParse("7.11.2")))
+	require.NoError(t, l.WriteProgress(version.MustParse("7.12.0")))
 	t.Cleanup(func() { _ = l.Release() })
 	return v.Root(), id
 }
@@ -84,13 +88,14 @@ func TestRunInspectHuman(t *testing.T) {
 		{"populated volume", populated, []string{
 			"Volume:       " + populated,
 			"Volume id:    " + id,
-			"Installed:    7.11.2 (sha1:0a0a",
+			"Installed:    7.11.2 (sha256:",
 			"by concourse/0 at ",
 			"Current:      releases/7.11.2",
+			"Fence:        revision 2: 7.11.2 (by concourse/0 at ",
 			"Lock:         held by concourse/0 (pid ",
 			"In progress:  7.12.0 by concourse/0 (pid ",
 			"Releases:\n  7.11.2  3.0 MiB",
-			"Workers:\n  concourse-0  0700",
+			"Workers:\n  concourse-0  0700  runs 7.11.2",
 			"Problems: none",
 		}},
 	}
@@ -128,11 +133,13 @@ func TestRunInspectJSON(t *testing.T) {
 		}
 		assert.Equal(t, id, r.VolumeID)
 		require.NotNil(t, r.Installed)
-		assert.Equal(t, "7.11.2", r.Installed.Version)
+		assert.Equal(t, "7.11.2", r.Installed.Version.String())
 		assert.Equal(t, storage.LockHeld, r.Lock.State)
 		require.NotNil(t, r.Progress)
-		assert.Equal(t, "7.12.0", r.Progress.Version)
-		assert.Equal(t, []storage.ReleaseEntry{{Name: "7.11.2", SizeBytes: 3 << 20}}, r.Releases)
+		assert.Equal(t, "7.12.0", r.Progress.Version.String())
+		require.Len(t, r.Releases, 1)
+		assert.Equal(t, "7.11.2", r.Releases[0].Name)
+		assert.InDelta(t, 3<<20, r.Releases[0].SizeBytes, 4096)
 	}
 }
 
@@ -142,8 +149,8 @@ func TestRunInspectProblemsAreListed(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(root, storage.InstalledVersionFile), []byte("{"), 0o644))
 	var stdout bytes.Buffer
 	require.NoError(t, runInspect(context.Background(), []string{root}, &stdout, &bytes.Buffer{}))
-	assert.Contains(t, stdout.String(), "Problems:\n  - marker "+filepath.Join(root, storage.InstalledVersionFile)+" is corrupt")
-	assert.Contains(t, stdout.String(), "remove it; the next install redoes")
+	assert.Contains(t, stdout.String(), "Problems:\n  - "+filepath.Join(root, storage.InstalledVersionFile)+": corrupt: unexpected EOF\n")
+	assert.Contains(t, stdout.String(), "    Remove it: the next unit that takes the lock writes it again")
 }
 
 func TestRunInspectBadInvocation(t *testing.T) {
@@ -172,22 +179,6 @@ func TestRunInspectBadInvocation(t *testing.T) {
 	err := runInspect(context.Background(), []string{missing}, &bytes.Buffer{}, &bytes.Buffer{})
 	require.ErrorIs(t, err, storage.ErrVolumeMissing)
 	assert.NotErrorIs(t, err, errUsage)
-	assert.Contains(t, err.Error(), "mount the shared filesystem at "+missing)
+	assert.Contains(t, err.Error(), "shared volume "+missing+" does not exist")
 	assert.NoDirExists(t, missing)
-}
-
-func TestHumanBytes(t *testing.T) {
-	t.Parallel()
-	tests := map[uint64]string{
-		0:             "0 B",
-		1023:          "1023 B",
-		1024:          "1.0 KiB",
-		1536:          "1.5 KiB",
-		3 << 20:       "3.0 MiB",
-		5 << 30:       "5.0 GiB",
-		1<<40 + 1<<39: "1.5 TiB",
-	}
-	for n, want := range tests {
-		assert.Equal(t, want, humanBytes(n), "%d", n)
-	}
 }

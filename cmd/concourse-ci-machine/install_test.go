@@ -54,11 +54,12 @@ func TestRunInstallFromFileStagesWithoutActivating(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, tarball, 0o644))
 	volume := t.TempDir()
 
-	out, _, err := runInstallFor(t, "--volume", volume, "--version", "7.14.3", "--file", file, "--sha256", releasetest.SHA256Hex(tarball), "--no-activate")
+	out, _, err := runInstallFor(t, "--volume", volume, "--version", "7.14.3", "--file", file, "--sha256", releasetest.SHA256Hex(tarball), "--stage-only")
 	require.NoError(t, err)
 	assert.Contains(t, out, "(sha256:"+releasetest.SHA256Hex(tarball)+")")
+	assert.Contains(t, out, "status: Concourse 7.14.3 staged\n")
 	_, err = os.Lstat(filepath.Join(volume, storage.CurrentLink))
-	assert.ErrorIs(t, err, os.ErrNotExist, "--no-activate leaves current alone")
+	assert.ErrorIs(t, err, os.ErrNotExist, "--stage-only leaves current alone")
 	_, err = os.Stat(filepath.Join(volume, storage.ReleasesDir, "7.14.3", storage.ReleaseBinary))
 	assert.NoError(t, err)
 }
@@ -68,9 +69,10 @@ func TestRunInstallRefusesUnverifiableFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "concourse.tgz")
 	require.NoError(t, os.WriteFile(file, releasetest.Tarball("7.14.3"), 0o644))
 	out, _, err := runInstallFor(t, "--volume", t.TempDir(), "--version", "7.14.3", "--file", file)
-	require.ErrorIs(t, err, storage.ErrNoChecksum)
+	_, ok := errors.AsType[*storage.NoChecksumError](err)
+	require.True(t, ok, "%v", err)
 	assert.False(t, errors.Is(err, errUsage))
-	assert.Contains(t, err.Error(), storage.PinOption)
+	assert.Contains(t, err.Error(), "no SHA-256 pin was given")
 	assert.Contains(t, out, "install: absent -> downloading (lock-acquired)\n")
 	assert.Contains(t, out, "install: downloading -> failed (fail)\n")
 }
@@ -89,6 +91,8 @@ func TestRunInstallUsageErrors(t *testing.T) {
 		{"base-url and file", []string{"--volume", dir, "--version", "1.0.0", "--base-url", "https://x", "--file", "/y.tgz"}, "does not combine"},
 		{"stray argument", []string{"--volume", dir, "--version", "1.0.0", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"--volume", dir, "--bogus"}, "bogus"},
+		{"bad version", []string{"--volume", dir, "--version", "latest"}, `--version: "latest" is not a Concourse release version`},
+		{"bad space", []string{"--volume", dir, "--version", "1.0.0", "--space-needed", "800MB"}, "--space-needed: \"800MB\" is not an amount of bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // DownloadPrefix is the path under which GitHub serves Concourse's release
@@ -59,8 +60,10 @@ type Server struct {
 	mu       sync.Mutex
 	files    map[string][]byte
 	hits     map[string]int
+	sent     map[string]int64
 	faults   map[string][]Fault
 	noLength bool
+	rate     int64 // bytes per second of each response body; 0: as fast as it goes
 }
 
 // NewServer starts a server; Close it when done.
@@ -69,6 +72,7 @@ func NewServer() *Server {
 		done:   make(chan struct{}),
 		files:  map[string][]byte{},
 		hits:   map[string]int{},
+		sent:   map[string]int64{},
 		faults: map[string][]Fault{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -126,6 +130,14 @@ func (s *Server) OmitContentLength(omit bool) {
 	s.noLength = omit
 }
 
+// SetRate serves every later response body at bytesPerSecond (0: as fast
+// as the network goes), as a link of that speed would.
+func (s *Server) SetRate(bytesPerSecond int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate = bytesPerSecond
+}
+
 // InjectFault queues f for the next request to path.
 func (s *Server) InjectFault(path string, f Fault) {
 	s.mu.Lock()
@@ -138,6 +150,38 @@ func (s *Server) Hits(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hits[path]
+}
+
+// Sent is how many body bytes the server has handed to the network for
+// path (the client may not have read them all).
+func (s *Server) Sent(path string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent[path]
+}
+
+// write sends body in chunks, counting what was sent, until the client
+// goes away.
+func (s *Server) write(w http.ResponseWriter, path string, body []byte) {
+	const chunk = 64 << 10
+	s.mu.Lock()
+	rate := s.rate
+	s.mu.Unlock()
+	start, written := time.Now(), int64(0)
+	for len(body) > 0 {
+		if rate > 0 { // not ahead of the rate
+			time.Sleep(time.Until(start.Add(time.Duration(written * int64(time.Second) / rate))))
+		}
+		n, err := w.Write(body[:min(chunk, len(body))])
+		written += int64(n)
+		s.mu.Lock()
+		s.sent[path] += int64(n)
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+		body = body[n:]
+	}
 }
 
 // next records a hit and returns what to answer.
@@ -191,10 +235,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	}
 	if fault == nil {
-		_, _ = w.Write(body)
+		s.write(w, r.URL.Path, body)
 		return
 	}
-	_, _ = w.Write(body[:min(fault.After, int64(len(body)))])
+	s.write(w, r.URL.Path, body[:min(fault.After, int64(len(body)))])
 	w.(http.Flusher).Flush()
 	if fault.Kind == FaultStall {
 		if fault.Reached != nil {

@@ -1,4 +1,4 @@
-package storage
+package installer
 
 import (
 	"bufio"
@@ -15,18 +15,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
 // installerChildEnv makes a re-executed test binary run one install as a
-// separate unit (the standard helper-process pattern). It is separate from
-// helperRoleEnv, whose TestHelperProcess serves the lock core's tests.
-const installerChildEnv = "STORAGE_TEST_INSTALLER_CHILD"
+// separate unit (the standard helper-process pattern).
+const installerChildEnv = "INSTALLER_TEST_CHILD"
 
 // TestHelperProcessInstaller is not a test: it is the body of the child
 // processes below. Run normally it returns at once. Arguments after "--":
-// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first lock-busy and
+// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first waiting status and
 // "result downloaded|found" at the end.
 func TestHelperProcessInstaller(t *testing.T) {
 	if os.Getenv(installerChildEnv) == "" {
@@ -50,17 +50,20 @@ func runInstallerChild(args []string) error {
 	if len(args) != 4 {
 		return fmt.Errorf("want ROOT UNIT BASEURL VERSION, got %q", args)
 	}
-	root, unit, baseURL, version := args[0], args[1], args[2], args[3]
-	v, err := OpenVolume(root)
+	root, unit, baseURL := args[0], args[1], args[2]
+	v, err := storage.OpenVolume(root)
+	if err != nil {
+		return err
+	}
+	release, err := version.Parse(args[3])
 	if err != nil {
 		return err
 	}
 	said := false
-	opts := InstallOptions{
-		Unit: unit, BaseURL: baseURL, Activate: true,
-		WaitIntervals: []time.Duration{5 * time.Millisecond, 10 * time.Millisecond, 20 * time.Millisecond},
-		OnStep: func(s fsm.InstallStep) {
-			if s.Event == fsm.InstallLockBusy && !said {
+	opts := Options{
+		Unit: unit, BaseURL: baseURL,
+		OnStatus: func(s string) {
+			if strings.HasPrefix(s, "Waiting") && !said {
 				said = true
 				fmt.Println("waiting")
 			}
@@ -69,7 +72,7 @@ func runInstallerChild(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), deadlockGuard)
 	defer cancel()
-	res, err := NewInstaller(v, opts).Install(ctx, version)
+	res, err := New(v, opts).Install(ctx, release)
 	if err != nil {
 		return err
 	}
@@ -92,6 +95,8 @@ func startInstallerChild(t *testing.T, root, unit, baseURL, version string) *ins
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessInstaller$", "--", root, unit, baseURL, version)
 	cmd.Env = append(os.Environ(), installerChildEnv+"=1")
 	cmd.Stderr = os.Stderr
+	// The child dies with this test binary, also when it is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -137,8 +142,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
-	_, err := OpenVolume(root)
-	require.NoError(t, err)
+	openVolume(t, root)
 
 	children := make([]*installerChild, units)
 	for i := range units {
@@ -182,8 +186,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 		require.NoError(t, c.cmd.Wait(), "child %d", i)
 	}
 	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
-	v, err := OpenVolume(root)
-	require.NoError(t, err)
+	v := openVolume(t, root)
 	assertCurrent(t, v, "7.14.3")
 	assertNoPartials(t, v)
 }
@@ -201,8 +204,7 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	reached := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultStall, After: int64(len(tarball) / 2), Reached: reached})
 	root := t.TempDir()
-	v, err := OpenVolume(root)
-	require.NoError(t, err)
+	v := openVolume(t, root)
 
 	child := startInstallerChild(t, root, "concourse/0", srv.BaseURL(), "7.14.3")
 	select {
@@ -222,18 +224,13 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
 
 	rec := &recorder{}
-	res, err := NewInstaller(v, installOpts("concourse/1", srv.BaseURL(), rec)).Install(context.Background(), "7.14.3")
+	res, err := New(v, testOpts("concourse/1", srv.BaseURL(), rec)).Install(context.Background(), ver("7.14.3"))
 	require.NoError(t, err)
 	require.NotNil(t, res.Recovered, "the dead downloader's marker was found")
 	assert.Equal(t, "concourse/0", res.Recovered.Unit)
 	assert.True(t, res.Downloaded)
-	found := false
-	for _, line := range rec.logs {
-		if strings.Contains(line, "died") && strings.Contains(line, "starting over") && strings.Contains(line, "concourse/0") {
-			found = true
-		}
-	}
-	assert.True(t, found, "the recovery is logged: %q", rec.logs)
+	assert.True(t, rec.logged("the install of 7.14.3 by concourse/0"), "the recovery is logged: %q", rec.logs)
+	assert.True(t, rec.logged("died; removed"), "the recovery is logged: %q", rec.logs)
 	assert.Equal(t, 2, srv.Hits(releasetest.ReleasePath("7.14.3")))
 	assertCurrent(t, v, "7.14.3")
 	assertNoPartials(t, v)

@@ -1,4 +1,4 @@
-package storage
+package installer
 
 import (
 	"archive/tar"
@@ -7,13 +7,16 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
@@ -39,13 +42,9 @@ func BenchmarkInstall(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			root := b.TempDir()
-			v, err := OpenVolume(root)
-			if err != nil {
-				b.Fatal(err)
-			}
-			in := NewInstaller(v, InstallOptions{Unit: "concourse/0", BaseURL: srv.BaseURL(), Activate: true})
+			in := New(openVolume(b, root), Options{Unit: "concourse/0", BaseURL: srv.BaseURL()})
 			b.StartTimer()
-			if _, err := in.Install(context.Background(), "7.14.3"); err != nil {
+			if _, err := in.Install(context.Background(), ver("7.14.3")); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()
@@ -123,42 +122,57 @@ func baselineInstall(url, dir, wantSHA1 string) error {
 	return nil
 }
 
-// BenchmarkVerifyChecksum compares the hashing a download gets with the
-// coreutils tools on the same 100 MB file.
-func BenchmarkVerifyChecksum(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "release.tgz")
-	f, err := os.Create(path)
+// BenchmarkRacingUnits: N units (goroutines, each with its own volume handle
+// and so its own flock) install one release at once, served at a fixed rate
+// so that one download takes about two seconds. last/single is the last
+// unit's finish time divided by a single unit's install time measured in
+// the same run (the goal: at most 1.1, i.e. waiters learn within about
+// 100 ms that the release is in place); GETs/op must be 1.
+func BenchmarkRacingUnits(b *testing.B) {
+	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 4 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := io.Copy(f, releasetest.Incompressible(benchPadding, 7)); err != nil {
-		b.Fatal(err)
+	rate := int64(len(tarball) / 2) // bytes per second: two seconds a download
+	race := func(b *testing.B, units int) (time.Duration, int) {
+		srv := releasetest.NewServer()
+		defer srv.Close()
+		srv.AddRelease("7.14.3", tarball)
+		srv.SetRate(rate)
+		root := b.TempDir()
+		openVolume(b, root)
+		start := make(chan struct{})
+		errs := make([]error, units)
+		var wg sync.WaitGroup
+		for i := range units {
+			in := New(openVolume(b, root), Options{Unit: fmt.Sprintf("concourse/%d", i), BaseURL: srv.BaseURL()})
+			wg.Go(func() {
+				<-start
+				_, errs[i] = in.Install(context.Background(), ver("7.14.3"))
+			})
+		}
+		began := time.Now()
+		close(start)
+		wg.Wait()
+		last := time.Since(began)
+		if err := errors.Join(errs...); err != nil {
+			b.Fatal(err)
+		}
+		return last, srv.Hits(releasetest.ReleasePath("7.14.3"))
 	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	for _, algo := range []string{"sha1", "sha256"} {
-		b.Run(algo+"/ours", func(b *testing.B) {
-			b.SetBytes(benchPadding)
-			for i := 0; i < b.N; i++ {
-				f, err := os.Open(path)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, err = SumReader(f, algo == "sha1", algo == "sha256")
-				f.Close()
-				if err != nil {
-					b.Fatal(err)
-				}
+	single, _ := race(b, 1)
+	b.Logf("single install at %s/s: %s", bytesize.Format(rate), single.Round(time.Millisecond))
+	for _, units := range []int{2, 8, 32} {
+		b.Run(fmt.Sprintf("units=%d", units), func(b *testing.B) {
+			var ratio float64
+			gets := 0
+			for b.Loop() {
+				last, hits := race(b, units)
+				ratio += float64(last) / float64(single)
+				gets += hits
 			}
-		})
-		b.Run(algo+"/"+algo+"sum", func(b *testing.B) {
-			b.SetBytes(benchPadding)
-			for i := 0; i < b.N; i++ {
-				if out, err := exec.Command(algo+"sum", path).CombinedOutput(); err != nil {
-					b.Fatalf("%s: %v: %s", algo+"sum", err, out)
-				}
-			}
+			b.ReportMetric(ratio/float64(b.N), "last/single")
+			b.ReportMetric(float64(gets)/float64(b.N), "GETs/op")
 		})
 	}
 }
