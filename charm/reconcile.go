@@ -7,6 +7,7 @@ import (
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
 
 // actOnRecord carries out what the committed record asks of this unit
@@ -104,8 +105,8 @@ func (h *hook) switchCurrent(ctx context.Context, v version.Version, revision ui
 		return
 	}
 	if err := h.vol.SwitchCurrent(ctx, h.self, v, revision); err != nil {
-		var stale interface{ StaleSwitch() bool }
-		if errors.As(err, &stale) && stale.StaleSwitch() {
+		var stale *storage.StaleSwitchError
+		if errors.As(err, &stale) {
 			// A newer record already moved `current`: ours is out of date
 			// and the next hook reads the newer one.
 			h.waiting = append(h.waiting, describe(err))

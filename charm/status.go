@@ -171,9 +171,11 @@ func (h *hook) unitStatus() relation.Status {
 		msg += fmt.Sprintf(" (no workers yet: juju add-unit %s)", h.app)
 	}
 	if h.cfg.Version != rec.Version {
-		msg += fmt.Sprintf("; config version=%s is not running", h.cfg.Version)
-		if rec.Outcome == fsm.OutcomeAborted || rec.Outcome == fsm.OutcomeRolledBack {
-			msg += " (last upgrade " + string(rec.Outcome) + ")"
+		switch rec.Outcome {
+		case fsm.OutcomeAborted, fsm.OutcomeRolledBack:
+			msg += fmt.Sprintf("; config version=%s not running (upgrade %s)", h.cfg.Version, rec.Outcome)
+		default:
+			msg += fmt.Sprintf("; to match, juju config %s version=%s", h.app, rec.Version)
 		}
 	}
 	for _, n := range h.notes {

@@ -100,6 +100,9 @@ type Peers struct {
 	App       AppData
 	Own       Member
 	Members   map[string]Member // keyed by unit, the others only
+
+	// The bags as read, so that writes send only what differs.
+	appBag, ownBag map[string]string
 }
 
 // ErrNoPeerRelation says the peer relation does not exist yet (hooks
@@ -125,13 +128,15 @@ func ReadPeers(ctx context.Context, j Juju, self unitname.Name) (*Peers, error) 
 	if err != nil {
 		return nil, err
 	}
+	p.appBag = appBag
 	p.App = AppData{VolumeToken: appBag[KeyAppVolumeToken], ConfigVersion: appBag[KeyAppConfigVersion], WebAddress: appBag[KeyAppWebAddress]}
 	if p.Record, err = fsm.DecodeRecord(appBag); err != nil {
 		p.RecordErr = &BagError{Owner: "application " + self.App, Err: err}
 	}
-	if p.Own, err = readMember(ctx, j, p.ID, self.String()); err != nil {
+	if p.ownBag, err = j.RelationGet(ctx, p.ID, self.String(), false); err != nil {
 		return nil, err
 	}
+	p.Own = memberOf(self.String(), p.ownBag)
 	for _, u := range p.Others {
 		m, err := readMember(ctx, j, p.ID, u)
 		if err != nil {
@@ -147,11 +152,16 @@ func readMember(ctx context.Context, j Juju, id, unit string) (Member, error) {
 	if err != nil {
 		return Member{}, err
 	}
+	return memberOf(unit, bag), nil
+}
+
+func memberOf(unit string, bag map[string]string) Member {
 	m := Member{Facts: factsOf(bag)}
+	var err error
 	if m.Ack, err = fsm.DecodeAck(bag); err != nil {
 		m.AckErr = &BagError{Owner: unit, Err: err}
 	}
-	return m, nil
+	return m
 }
 
 // Acks are the decodable acks of the other units.
@@ -190,12 +200,7 @@ func (p *Peers) WriteOwn(ctx context.Context, j Juju, ack fsm.Ack, facts Facts) 
 		return err
 	}
 	maps.Copy(bag, facts.bag())
-	old, err := fsm.EncodeAck(p.Own.Ack)
-	if err != nil || p.Own.AckErr != nil {
-		old = map[string]string{}
-	}
-	maps.Copy(old, p.Own.Facts.bag())
-	return setChanged(ctx, j, p.ID, false, old, bag)
+	return setChanged(ctx, j, p.ID, false, p.ownBag, bag)
 }
 
 // WriteApp writes the record and the charm's application data (leader
@@ -206,23 +211,15 @@ func (p *Peers) WriteApp(ctx context.Context, j Juju, rec fsm.Record, app AppDat
 		return err
 	}
 	maps.Copy(bag, app.bag())
-	old := map[string]string{}
-	if p.RecordErr == nil {
-		if old, err = fsm.EncodeRecord(p.Record); err != nil {
-			old = map[string]string{}
-		}
-		if p.Record.Revision == 0 && p.Record.Version.IsZero() {
-			old = map[string]string{} // a fresh bag holds no record keys yet
-		}
-	}
-	maps.Copy(old, p.App.bag())
-	return setChanged(ctx, j, p.ID, true, old, bag)
+	return setChanged(ctx, j, p.ID, true, p.appBag, bag)
 }
 
-func setChanged(ctx context.Context, j Juju, id string, app bool, old, next map[string]string) error {
+// setChanged sends the keys of next whose value differs from the bag as
+// read (an empty value deletes a key).
+func setChanged(ctx context.Context, j Juju, id string, app bool, read, next map[string]string) error {
 	changed := map[string]string{}
 	for k, v := range next {
-		if ov, ok := old[k]; !ok && v == "" || ok && ov == v {
+		if read[k] == v {
 			continue
 		}
 		changed[k] = v

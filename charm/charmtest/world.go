@@ -134,6 +134,11 @@ func (w *World) Machine(unit string) *Machine {
 // Dispatcher runs the real charm for unit, as Juju runs its dispatch.
 func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	open := w.opts.OpenVolume
+	if open == nil {
+		open = func(root string) (charm.Volume, error) {
+			return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+		}
+	}
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
 		return charm.Run(ctx, hc, charm.Deps{
 			Juju:       j,
