@@ -179,8 +179,23 @@ func CheckEnv(role Role, env map[string]string) error {
 	if !ok {
 		return fmt.Errorf("concourse: unknown role %q", role)
 	}
-	byEnv := make(map[string]Flag, len(flags))
+	errs := checkKeys(role, env)
 	for _, f := range flags {
+		if f.Required && env[f.Env] == "" {
+			errs = append(errs, &MissingSettingError{Role: role, Key: f.Env})
+		}
+	}
+	if role == RoleWorker {
+		errs = append(errs, checkRuntimeSettings(env)...)
+	}
+	return errors.Join(errs...)
+}
+
+// checkKeys checks each variable on its own: known to role, and one of its
+// choices.
+func checkKeys(role Role, env map[string]string) []error {
+	byEnv := map[string]Flag{}
+	for _, f := range flagTable()[role] {
 		byEnv[f.Env] = f
 	}
 	var errs []error
@@ -195,15 +210,7 @@ func CheckEnv(role Role, env map[string]string) error {
 			errs = append(errs, &UnknownSettingError{Role: role, Key: key})
 		}
 	}
-	for _, f := range flags {
-		if f.Required && env[f.Env] == "" {
-			errs = append(errs, &MissingSettingError{Role: role, Key: f.Env})
-		}
-	}
-	if role == RoleWorker {
-		errs = append(errs, checkRuntimeSettings(env)...)
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // passThrough reports the CONCOURSE_* variables a role reads outside its
