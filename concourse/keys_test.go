@@ -316,7 +316,9 @@ func TestEnsureKeysRefusesBrokenSets(t *testing.T) {
 				assert.Equal(t, f.WorkerKey, corrupt.Path)
 			}},
 		{"a corrupt record", true,
-			func(t *testing.T, f KeyFiles) { writeFile(t, filepath.Join(f.Dir, KeySetRecordName), []byte("{"), 0o600) },
+			func(t *testing.T, f KeyFiles) {
+				writeFile(t, filepath.Join(f.Dir, KeySetRecordName), []byte("{"), 0o600)
+			},
 			func(t *testing.T, err error, f KeyFiles) {
 				var corrupt *CorruptKeyError
 				require.ErrorAs(t, err, &corrupt)
