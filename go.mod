@@ -7,10 +7,9 @@ require (
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/looplab/fsm v1.0.3
 	github.com/stretchr/testify v1.12.1
+	go.yaml.in/yaml/v3 v3.0.5
+	golang.org/x/crypto v0.58.0
 	golang.org/x/sys v0.49.0
 )
 
-require (
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/mod v0.42.0 // indirect
-)
+require golang.org/x/mod v0.42.0 // indirect
