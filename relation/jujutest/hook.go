@@ -25,13 +25,11 @@ type Hook struct {
 	Context relation.Context
 	ID      string
 
-	// The view: what was committed when the hook began.
-	appBag map[string]string
-	bags   map[string]map[string]string
-	joined []string
-	// This hook's own writes, committed only on success.
-	ownWrites map[string]string
-	appWrites map[string]string
+	// The view: what was committed when the hook began, per relation.
+	views map[int]*view
+	// This hook's own writes, committed only on success, per relation.
+	ownWrites map[int]map[string]string
+	appWrites map[int]map[string]string
 	wroteApp  bool
 
 	ran    bool
@@ -57,50 +55,100 @@ func (m *Model) Begin(unit string) *Hook {
 	e := u.queue[0]
 	u.queue = u.queue[1:]
 	a := m.apps[u.Name.App]
-	switch e.Hook {
-	case "peers-relation-created":
-		if !u.created {
-			u.created = true
-			// Peers learn of the new unit from now on; it learns of them
-			// after its start hook.
-			for _, p := range m.peersOf(u) {
-				m.enqueue(p, Event{Hook: "peers-relation-joined", RelationID: a.peerRel, RemoteUnit: unit, RemoteApp: a.name})
-				m.enqueue(p, Event{Hook: "peers-relation-changed", RelationID: a.peerRel, RemoteUnit: unit, RemoteApp: a.name})
-			}
-		}
-	case "start":
-		for _, p := range m.peersOf(u) {
-			if !u.joined[p.Name.String()] {
-				m.enqueue(u, Event{Hook: "peers-relation-joined", RelationID: a.peerRel, RemoteUnit: p.Name.String(), RemoteApp: a.name})
-				m.enqueue(u, Event{Hook: "peers-relation-changed", RelationID: a.peerRel, RemoteUnit: p.Name.String(), RemoteApp: a.name})
-			}
-		}
-	case "peers-relation-joined":
-		u.joined[e.RemoteUnit] = true
-	case "peers-relation-departed":
-		delete(u.joined, e.RemoteUnit)
-	}
+	m.scope(u, e)
 	m.hooksRun++
 	h := &Hook{
 		m: m, unit: u, app: a, Event: e,
 		ID:        fmt.Sprintf("%s-%d", u.Name.Slug(), m.hooksRun),
-		appBag:    maps.Clone(a.appBag),
-		bags:      map[string]map[string]string{},
-		ownWrites: map[string]string{},
-		appWrites: map[string]string{},
+		views:     map[int]*view{},
+		ownWrites: map[int]map[string]string{},
+		appWrites: map[int]map[string]string{},
 	}
-	for name, bag := range a.bags {
-		h.bags[name] = maps.Clone(bag)
-	}
-	for name := range u.joined {
-		if p := m.units[name]; p != nil {
-			h.joined = append(h.joined, name)
+	for id, r := range m.rels {
+		if !u.created[id] {
+			continue
 		}
+		v := &view{rel: r, appBags: map[string]map[string]string{}, bags: map[string]map[string]string{}}
+		for name, bag := range r.appBags {
+			v.appBags[name] = maps.Clone(bag)
+		}
+		for name, bag := range r.bags {
+			v.bags[name] = maps.Clone(bag)
+		}
+		for name := range u.joined[id] {
+			v.joined = append(v.joined, name)
+		}
+		slices.Sort(v.joined)
+		h.views[id] = v
 	}
-	slices.Sort(h.joined)
 	h.Context = m.contextFor(u, a, e)
 	u.running = h
 	return h
+}
+
+// view is one relation as a hook sees it.
+type view struct {
+	rel     *rel
+	appBags map[string]map[string]string
+	bags    map[string]map[string]string
+	joined  []string
+}
+
+// scope updates what u knows of its relations as the event begins: a
+// created relation introduces u to the units already in it (and them to
+// u, once u has started); start introduces u to every unit in scope; joined
+// and departed change relation-list; broken ends the relation for u.
+func (m *Model) scope(u *Unit, e Event) {
+	r := m.rels[e.Relation]
+	name := u.Name.String()
+	switch {
+	case e.Hook == "start":
+		u.started = true
+		for _, r := range m.relsOf(u.Name.App) {
+			if u.created[r.id] {
+				m.introduce(u, r)
+			}
+		}
+	case r == nil:
+	case strings.HasSuffix(e.Hook, "-relation-created"):
+		if u.created[r.id] {
+			return
+		}
+		u.created[r.id] = true
+		if u.joined[r.id] == nil {
+			u.joined[r.id] = map[string]bool{}
+		}
+		for _, other := range m.inScope(r, u) {
+			if other.started {
+				m.enqueue(other, m.relEvent(r, other.Name.App, "joined", name))
+				m.enqueue(other, m.relEvent(r, other.Name.App, "changed", name))
+			}
+		}
+		if r.fake != "" && len(r.appBags[r.fake]) > 0 {
+			m.enqueue(u, m.relEvent(r, u.Name.App, "changed", ""))
+		}
+		if u.started {
+			m.introduce(u, r)
+		}
+	case strings.HasSuffix(e.Hook, "-relation-joined"):
+		u.joined[r.id][e.RemoteUnit] = true
+	case strings.HasSuffix(e.Hook, "-relation-departed"):
+		delete(u.joined[r.id], e.RemoteUnit)
+	case strings.HasSuffix(e.Hook, "-relation-broken"):
+		delete(u.created, r.id)
+		delete(u.joined, r.id)
+	}
+}
+
+// introduce queues joined and changed on u for every unit in r it has not
+// seen join yet.
+func (m *Model) introduce(u *Unit, r *rel) {
+	for _, other := range m.inScope(r, u) {
+		if !u.joined[r.id][other.Name.String()] {
+			m.enqueue(u, m.relEvent(r, u.Name.App, "joined", other.Name.String()))
+			m.enqueue(u, m.relEvent(r, u.Name.App, "changed", other.Name.String()))
+		}
+	}
 }
 
 func (m *Model) contextFor(u *Unit, a *app, e Event) relation.Context {
@@ -113,7 +161,7 @@ func (m *Model) contextFor(u *Unit, a *app, e Event) relation.Context {
 	c.Model, c.CharmDir = m.name, a.charmDir
 	c.RelationID, c.RemoteUnit, c.RemoteApp, c.DepartingUnit = e.RelationID, e.RemoteUnit, e.RemoteApp, e.DepartingUnit
 	if e.RelationID != "" {
-		c.RelationName = strings.SplitN(e.RelationID, ":", 2)[0]
+		c.RelationName, _, _ = strings.Cut(e.RelationID, ":")
 	}
 	if strings.HasPrefix(e.Hook, "concourse-data-storage-") {
 		c.StorageID, c.StorageLocation = "concourse-data/"+strconv.Itoa(u.Name.Number), u.Storage
@@ -160,19 +208,31 @@ func (h *Hook) Commit() error {
 		a.Done = true
 	}
 	self := h.unit.Name.String()
-	if changed := apply(h.app.bags[self], h.ownWrites); changed {
-		for _, p := range m.peersOf(h.unit) {
-			if p.joined[self] {
-				m.enqueue(p, Event{Hook: "peers-relation-changed", RelationID: h.app.peerRel, RemoteUnit: self, RemoteApp: h.app.name})
+	var described []string
+	for _, id := range slices.Sorted(maps.Keys(h.views)) {
+		r := h.views[id].rel
+		if r.bags[self] == nil {
+			r.bags[self] = map[string]string{}
+		}
+		if apply(r.bags[self], h.ownWrites[id]) {
+			for _, other := range m.inScope(r, h.unit) {
+				if other.joined[r.id][self] {
+					m.enqueue(other, m.relEvent(r, other.Name.App, "changed", self))
+				}
 			}
 		}
-	}
-	if changed := apply(h.app.appBag, h.appWrites); changed {
-		for _, p := range m.peersOf(h.unit) {
-			m.enqueue(p, Event{Hook: "peers-relation-changed", RelationID: h.app.peerRel, RemoteApp: h.app.name})
+		if apply(r.appBags[h.app.name], h.appWrites[id]) {
+			// The application's bag is news for the other side of the
+			// relation (for a peer relation, the other units).
+			for _, other := range m.inScope(r, h.unit) {
+				m.enqueue(other, m.relEvent(r, other.Name.App, "changed", ""))
+			}
+		}
+		if d := describeWrites(h.ownWrites[id], h.appWrites[id]); d != "" {
+			described = append(described, r.idFor(h.app.name)+d)
 		}
 	}
-	m.tracef("%s: %s -> committed%s", self, h.Event, describeWrites(h.ownWrites, h.appWrites))
+	m.tracef("%s: %s -> committed%s", self, h.Event, strings.Join(described, ""))
 	return nil
 }
 
@@ -269,46 +329,59 @@ func (j hookJuju) IsLeader(ctx context.Context) (bool, error) {
 
 func (j hookJuju) RelationIDs(ctx context.Context, name string) ([]string, error) {
 	defer j.lock()()
-	if name == relation.PeerRelation && j.h.unit.created {
-		return []string{j.h.app.peerRel}, nil
+	ids := []string{}
+	for _, id := range slices.Sorted(maps.Keys(j.h.views)) {
+		if r := j.h.views[id].rel; r.endpoint[j.h.app.name] == name {
+			ids = append(ids, r.idFor(j.h.app.name))
+		}
 	}
-	return []string{}, nil
+	return ids, nil
 }
 
-func (j hookJuju) checkRelation(tool, id string) error {
-	if id != j.h.app.peerRel || !j.h.unit.created {
-		return &ToolError{Tool: tool, Message: fmt.Sprintf("relation %q not found", id)}
+// viewOf finds the relation a tool names by its id as this unit sees it.
+func (j hookJuju) viewOf(tool, id string) (int, *view, error) {
+	for n, v := range j.h.views {
+		if v.rel.idFor(j.h.app.name) == id {
+			return n, v, nil
+		}
 	}
-	return nil
+	return 0, nil, &ToolError{Tool: tool, Message: fmt.Sprintf("relation %q not found", id)}
 }
 
 func (j hookJuju) RelationList(ctx context.Context, id string) ([]string, error) {
 	defer j.lock()()
-	if err := j.checkRelation("relation-list", id); err != nil {
+	_, v, err := j.viewOf("relation-list", id)
+	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(j.h.joined), nil
+	return slices.Clone(v.joined), nil
 }
 
 func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (map[string]string, error) {
 	defer j.lock()()
-	if err := j.checkRelation("relation-get", id); err != nil {
+	n, v, err := j.viewOf("relation-get", id)
+	if err != nil {
 		return nil, err
 	}
 	self := j.h.unit.Name.String()
 	switch {
 	case app && who == j.h.app.name:
-		bag := maps.Clone(j.h.appBag)
-		apply(bag, j.h.appWrites)
+		bag := maps.Clone(v.appBags[who])
+		apply(bag, j.h.appWrites[n])
 		return bag, nil
+	case app && who == v.rel.remote(j.h.app.name):
+		return maps.Clone(v.appBags[who]), nil
 	case app:
 		return nil, &ToolError{Tool: "relation-get", Message: fmt.Sprintf("application %q is not in relation %s", who, id)}
 	case who == self:
-		bag := maps.Clone(j.h.bags[self])
-		apply(bag, j.h.ownWrites)
+		bag := maps.Clone(v.bags[self])
+		if bag == nil {
+			bag = map[string]string{}
+		}
+		apply(bag, j.h.ownWrites[n])
 		return bag, nil
-	case slices.Contains(j.h.joined, who) || who == j.h.Event.RemoteUnit:
-		if bag, ok := j.h.bags[who]; ok {
+	case slices.Contains(v.joined, who) || who == j.h.Event.RemoteUnit && n == j.h.Event.Relation:
+		if bag, ok := v.bags[who]; ok {
 			return maps.Clone(bag), nil
 		}
 		return map[string]string{}, nil
@@ -318,18 +391,22 @@ func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (ma
 
 func (j hookJuju) RelationSet(ctx context.Context, id string, app bool, data map[string]string) error {
 	defer j.lock()()
-	if err := j.checkRelation("relation-set", id); err != nil {
+	n, _, err := j.viewOf("relation-set", id)
+	if err != nil {
 		return err
 	}
+	writes := j.h.ownWrites
 	if app {
 		if j.h.app.leader != j.h.unit.Name.String() {
 			return &ToolError{Tool: "relation-set", Message: ErrNotLeader.Error()}
 		}
-		maps.Copy(j.h.appWrites, data)
+		writes = j.h.appWrites
 		j.h.wroteApp = true
-		return nil
 	}
-	maps.Copy(j.h.ownWrites, data)
+	if writes[n] == nil {
+		writes[n] = map[string]string{}
+	}
+	maps.Copy(writes[n], data)
 	return nil
 }
 

@@ -44,7 +44,8 @@ type Dispatcher func(ctx context.Context, hc relation.Context, j relation.Juju) 
 type Event struct {
 	Hook   string // "" for an action
 	Action *Action
-	// Relation hooks.
+	// Relation hooks: the relation's number and its id as the unit sees it.
+	Relation      int
 	RelationID    string
 	RemoteUnit    string
 	RemoteApp     string
@@ -82,6 +83,7 @@ type Model struct {
 	name     string
 	apps     map[string]*app
 	units    map[string]*Unit
+	rels     map[int]*rel
 	nextRel  int
 	nextAct  int
 	now      time.Time
@@ -96,11 +98,50 @@ type app struct {
 	leader   string
 	nextUnit int
 	config   map[string]any
-	peerRel  string                       // "peers:N"
-	appBag   map[string]string            // committed application bag of the peer relation
-	bags     map[string]map[string]string // committed unit bags, by unit
+	peer     *rel
 	status   relation.Status
 	version  string
+}
+
+// rel is one relation: the peer relation of an application, a relation
+// between two applications running charms, or one with a remote
+// application that runs no charm here (its application bag is set by the
+// test, as a provider's would be).
+type rel struct {
+	id int
+	// endpoint is each side's endpoint name ("peers", "postgresql", "tsa").
+	endpoint map[string]string
+	// fake is the remote application that runs no charm, if any.
+	fake    string
+	appBags map[string]map[string]string // committed, by application
+	bags    map[string]map[string]string // committed, by unit
+	broken  bool
+}
+
+// idFor is the relation's id as app's units see it ("postgresql:3").
+func (r *rel) idFor(app string) string { return r.endpoint[app] + ":" + strconv.Itoa(r.id) }
+
+// apps lists the relation's applications that run the charm.
+func (r *rel) apps() []string {
+	var apps []string
+	for a := range r.endpoint {
+		if a != r.fake {
+			apps = append(apps, a)
+		}
+	}
+	slices.Sort(apps)
+	return apps
+}
+
+// remote is the other application of a relation between two ("" for a
+// peer relation).
+func (r *rel) remote(app string) string {
+	for a := range r.endpoint {
+		if a != app {
+			return a
+		}
+	}
+	return ""
 }
 
 // Unit is one unit of an application and what Juju knows about it.
@@ -110,9 +151,13 @@ type Unit struct {
 	Address  string
 	Resource string // the path resource-get answers, "" when none was attached
 
-	queue   []Event
-	joined  map[string]bool // peers this unit has seen join (relation-list)
-	created bool            // relation-created has begun
+	queue []Event
+	// joined is, per relation, the remote units this unit has seen join
+	// (relation-list); created, the relations whose relation-created has
+	// begun.
+	joined  map[int]map[string]bool
+	created map[int]bool
+	started bool
 	removed bool
 	running *Hook
 	skew    time.Duration
@@ -124,7 +169,7 @@ type Unit struct {
 
 // NewModel makes an empty model whose clock starts at now.
 func NewModel(name string, now time.Time) *Model {
-	return &Model{name: name, apps: map[string]*app{}, units: map[string]*Unit{}, now: now, secrets: map[string]map[string]string{}}
+	return &Model{name: name, apps: map[string]*app{}, units: map[string]*Unit{}, rels: map[int]*rel{}, now: now, secrets: map[string]map[string]string{}}
 }
 
 // Deploy adds an application with the given config (every option with its
@@ -132,10 +177,19 @@ func NewModel(name string, now time.Time) *Model {
 func (m *Model) Deploy(appName, charmDir string, config map[string]any) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	rel := "peers:" + strconv.Itoa(m.nextRel)
+	a := &app{name: appName, charmDir: charmDir, config: maps.Clone(config)}
+	a.peer = m.newRel(map[string]string{appName: relation.PeerRelation}, "")
+	m.apps[appName] = a
+}
+
+func (m *Model) newRel(endpoint map[string]string, fake string) *rel {
+	r := &rel{id: m.nextRel, endpoint: endpoint, fake: fake, appBags: map[string]map[string]string{}, bags: map[string]map[string]string{}}
+	for a := range endpoint {
+		r.appBags[a] = map[string]string{}
+	}
+	m.rels[r.id] = r
 	m.nextRel++
-	m.apps[appName] = &app{name: appName, charmDir: charmDir, config: maps.Clone(config), peerRel: rel,
-		appBag: map[string]string{}, bags: map[string]map[string]string{}}
+	return r
 }
 
 // AddUnit adds a unit whose storage is mounted at storage, and queues its
@@ -153,23 +207,20 @@ func (m *Model) AddUnit(appName, storage string) *Unit {
 		Name:    unitname.Name{App: appName, Number: n},
 		Storage: storage,
 		Address: fmt.Sprintf("10.1.%d.%d", len(m.apps), n+10),
-		joined:  map[string]bool{},
+		joined:  map[int]map[string]bool{},
+		created: map[int]bool{},
 	}
 	m.units[u.Name.String()] = u
-	a.bags[u.Name.String()] = map[string]string{}
 	leaderHook := "leader-settings-changed"
 	if a.leader == "" {
 		a.leader = u.Name.String()
 		leaderHook = "leader-elected"
 	}
-	u.queue = append(u.queue,
-		Event{Hook: "concourse-data-storage-attached"},
-		Event{Hook: "install"},
-		Event{Hook: "peers-relation-created", RelationID: a.peerRel, RemoteApp: appName},
-		Event{Hook: leaderHook},
-		Event{Hook: "config-changed"},
-		Event{Hook: "start"},
-	)
+	u.queue = append(u.queue, Event{Hook: "concourse-data-storage-attached"}, Event{Hook: "install"})
+	for _, r := range m.relsOf(appName) {
+		u.queue = append(u.queue, m.relEvent(r, appName, "created", ""))
+	}
+	u.queue = append(u.queue, Event{Hook: leaderHook}, Event{Hook: "config-changed"}, Event{Hook: "start"})
 	m.tracef("%s added (storage %s)", u.Name, storage)
 	return u
 }
@@ -182,12 +233,18 @@ func (m *Model) RemoveUnit(name string) {
 	defer m.mu.Unlock()
 	u := m.units[name]
 	a := m.apps[u.Name.App]
-	for _, peer := range m.peersOf(u) {
-		m.enqueue(peer, Event{Hook: "peers-relation-departed", RelationID: a.peerRel, RemoteUnit: name, RemoteApp: a.name, DepartingUnit: name})
-		u.queue = append(u.queue, Event{Hook: "peers-relation-departed", RelationID: a.peerRel, RemoteUnit: peer.Name.String(), RemoteApp: a.name, DepartingUnit: name})
+	for _, r := range m.relsOf(a.name) {
+		for _, other := range m.inScope(r, u) {
+			departed := m.relEvent(r, other.Name.App, "departed", name)
+			departed.DepartingUnit = name
+			m.enqueue(other, departed)
+			own := m.relEvent(r, a.name, "departed", other.Name.String())
+			own.DepartingUnit = name
+			u.queue = append(u.queue, own)
+		}
+		u.queue = append(u.queue, m.relEvent(r, a.name, "broken", ""))
 	}
 	u.queue = append(u.queue,
-		Event{Hook: "peers-relation-broken", RelationID: a.peerRel, RemoteApp: a.name},
 		Event{Hook: "concourse-data-storage-detaching"},
 		Event{Hook: "stop"},
 		Event{Hook: "remove"},
@@ -195,7 +252,7 @@ func (m *Model) RemoveUnit(name string) {
 	u.removed = true
 	if a.leader == name {
 		a.leader = ""
-		for _, peer := range m.peersOf(u) {
+		for _, peer := range m.unitsOf(a) {
 			m.setLeader(a, peer)
 			break
 		}
@@ -307,8 +364,125 @@ func (m *Model) AddSecret(uri string, content map[string]string) {
 func (m *Model) WipeAppBag(appName string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.apps[appName].appBag = map[string]string{}
+	m.apps[appName].peer.appBags[appName] = map[string]string{}
 	m.tracef("application bag of %s wiped", appName)
+}
+
+// Relate relates two applications that run the charm (endpoint names on
+// each side, e.g. "tsa" and "web-tsa"); it returns the relation's number.
+// Every unit gets relation-created, then relation-joined and -changed for
+// each remote unit.
+func (m *Model) Relate(appA, endpointA, appB, endpointB string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.newRel(map[string]string{appA: endpointA, appB: endpointB}, "")
+	for _, a := range []string{appA, appB} {
+		for _, u := range m.unitsOf(m.apps[a]) {
+			m.enqueue(u, m.relEvent(r, a, "created", ""))
+		}
+	}
+	m.tracef("related %s:%s and %s:%s (%d)", appA, endpointA, appB, endpointB, r.id)
+	return r.id
+}
+
+// RelateRemote relates an application to a remote one that runs no charm
+// here (a database, say), whose application bag the test sets with
+// SetRemoteData.
+func (m *Model) RelateRemote(appName, endpoint, remoteApp, remoteEndpoint string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.newRel(map[string]string{appName: endpoint, remoteApp: remoteEndpoint}, remoteApp)
+	for _, u := range m.unitsOf(m.apps[appName]) {
+		m.enqueue(u, m.relEvent(r, appName, "created", ""))
+	}
+	m.tracef("related %s:%s and remote %s (%d)", appName, endpoint, remoteApp, r.id)
+	return r.id
+}
+
+// SetRemoteData replaces the remote application's bag in relation id and
+// tells every unit on the other side.
+func (m *Model) SetRemoteData(id int, data map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.rels[id]
+	r.appBags[r.fake] = maps.Clone(data)
+	for _, a := range r.apps() {
+		for _, u := range m.unitsOf(m.apps[a]) {
+			if u.created[r.id] {
+				m.enqueue(u, m.relEvent(r, a, "changed", ""))
+			}
+		}
+	}
+}
+
+// RemoteAppBag is what an application wrote for the other side of
+// relation id (what a provider would read).
+func (m *Model) RemoteAppBag(id int, appName string) map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.rels[id].appBags[appName])
+}
+
+// Unrelate removes a relation: every unit sees the remote units depart
+// and the relation break.
+func (m *Model) Unrelate(id int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.rels[id]
+	for _, a := range r.apps() {
+		for _, u := range m.unitsOf(m.apps[a]) {
+			if !u.created[r.id] {
+				continue
+			}
+			for remote := range u.joined[r.id] {
+				m.enqueue(u, m.relEvent(r, a, "departed", remote))
+			}
+			m.enqueue(u, m.relEvent(r, a, "broken", ""))
+		}
+	}
+	r.broken = true
+	m.tracef("relation %d removed", id)
+}
+
+// relsOf lists the relations app takes part in, by number.
+func (m *Model) relsOf(appName string) []*rel {
+	var rels []*rel
+	for _, id := range slices.Sorted(maps.Keys(m.rels)) {
+		r := m.rels[id]
+		if _, ok := r.endpoint[appName]; ok && !r.broken {
+			rels = append(rels, r)
+		}
+	}
+	return rels
+}
+
+// relEvent is a relation hook for app's side of r; remoteUnit may be "".
+func (m *Model) relEvent(r *rel, appName, what, remoteUnit string) Event {
+	remote := r.remote(appName)
+	if remote == "" {
+		remote = appName
+	}
+	return Event{Hook: r.endpoint[appName] + "-relation-" + what, Relation: r.id, RelationID: r.idFor(appName), RemoteUnit: remoteUnit, RemoteApp: remote}
+}
+
+// inScope lists the units u relates to in r whose relation-created has
+// begun: the other units of its application in a peer relation, the remote
+// application's units otherwise (units of one application never see each
+// other's bags in a relation between two).
+func (m *Model) inScope(r *rel, u *Unit) []*Unit {
+	side := r.remote(u.Name.App)
+	if side == "" {
+		side = u.Name.App
+	}
+	var units []*Unit
+	if a := m.apps[side]; a != nil && side != r.fake {
+		for _, other := range m.unitsOf(a) {
+			if other != u && other.created[r.id] {
+				units = append(units, other)
+			}
+		}
+	}
+	return units
 }
 
 // Ready lists the units that have a hook to run and none running, sorted.
@@ -354,7 +528,7 @@ func (m *Model) Unit(name string) *Unit {
 func (m *Model) AppBag(appName string) map[string]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return maps.Clone(m.apps[appName].appBag)
+	return maps.Clone(m.apps[appName].peer.appBags[appName])
 }
 
 // UnitBag is a unit's committed bag in its application's peer relation.
@@ -362,7 +536,7 @@ func (m *Model) UnitBag(unit string) map[string]string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	u := m.units[unit]
-	return maps.Clone(m.apps[u.Name.App].bags[unit])
+	return maps.Clone(m.apps[u.Name.App].peer.bags[unit])
 }
 
 // Status is a unit's workload status.
@@ -457,17 +631,6 @@ func (m *Model) unitsOf(a *app) []*Unit {
 	return units
 }
 
-// peersOf lists the other units of u's application that take part in the
-// peer relation (their relation-created has begun).
-func (m *Model) peersOf(u *Unit) []*Unit {
-	var peers []*Unit
-	for _, p := range m.unitsOf(m.apps[u.Name.App]) {
-		if p != u && p.created {
-			peers = append(peers, p)
-		}
-	}
-	return peers
-}
 
 // String summarises the model for failure messages.
 func (m *Model) String() string {

@@ -279,3 +279,105 @@ func TestClocksAndStatus(t *testing.T) {
 	require.NoError(t, h.Commit())
 	assert.Equal(t, relation.Status{State: relation.Waiting, Message: "hm"}, m.Status("app/1"))
 }
+
+// A remote application with no charm here (a database): the requirer's
+// leader writes its request, the test answers as the provider, units hear
+// of it, and units see the relation break when it is removed.
+func TestRemoteRelation(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	id := m.RelateRemote("app", "postgresql", "pg", "database")
+	var seen []string
+	charm := func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		ids, err := j.RelationIDs(ctx, "postgresql")
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		bag, err := j.RelationGet(ctx, ids[0], "pg", true)
+		if err != nil {
+			return err
+		}
+		seen = append(seen, hc.Unit.String()+" "+hc.Hook+" "+bag["endpoints"])
+		if leader, _ := j.IsLeader(ctx); leader {
+			return j.RelationSet(ctx, ids[0], true, map[string]string{"database": "concourse"})
+		}
+		return nil
+	}
+	settle(t, m, charm)
+	assert.Equal(t, map[string]string{"database": "concourse"}, m.RemoteAppBag(id, "app"), "the requirer's request is there for the provider")
+	m.SetRemoteData(id, map[string]string{"endpoints": "10.0.0.9:5432"})
+	seen = nil
+	settle(t, m, charm)
+	assert.ElementsMatch(t, []string{"app/0 postgresql-relation-changed 10.0.0.9:5432", "app/1 postgresql-relation-changed 10.0.0.9:5432"}, seen)
+
+	m.Unrelate(id)
+	seen = nil
+	settle(t, m, charm)
+	for _, u := range []string{"app/0", "app/1"} {
+		assert.Contains(t, r.events[u], "peers-relation-changed")
+	}
+	m.Tick(time.Minute)
+	h := m.Begin("app/0")
+	ids, err := h.Juju().RelationIDs(context.Background(), "postgresql")
+	require.NoError(t, err)
+	assert.Empty(t, ids, "a broken relation is gone")
+	h.CutOff()
+}
+
+// Two applications running the charm, related by endpoints of different
+// names: each side sees its own id, reads the other's bags, and hears of
+// the other side's application data (not of its own).
+func TestRelationBetweenTwoApplications(t *testing.T) {
+	t.Parallel()
+	m := NewModel("test", t0)
+	m.Deploy("web", "/charm", nil)
+	m.Deploy("worker", "/charm", nil)
+	m.AddUnit("web", t.TempDir())
+	m.AddUnit("worker", t.TempDir())
+	m.AddUnit("worker", t.TempDir())
+	r := newRecorder()
+	settle(t, m, r.dispatch)
+	m.Relate("web", "tsa", "worker", "web-tsa")
+	ids := map[string][]string{}
+	lists := map[string][]string{}
+	charm := func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		endpoint := "web-tsa"
+		if hc.Unit.App == "web" {
+			endpoint = "tsa"
+		}
+		got, err := j.RelationIDs(ctx, endpoint)
+		if err != nil || len(got) == 0 {
+			return err
+		}
+		ids[hc.Unit.String()] = got
+		lists[hc.Unit.String()], err = j.RelationList(ctx, got[0])
+		if err != nil {
+			return err
+		}
+		if leader, _ := j.IsLeader(ctx); leader && hc.Unit.App == "web" {
+			return j.RelationSet(ctx, got[0], true, map[string]string{"tsa-host": "10.0.0.1:2222"})
+		}
+		if hc.Unit.App == "worker" {
+			return j.RelationSet(ctx, got[0], false, map[string]string{"worker-key": "ssh-rsa " + hc.Unit.Slug()})
+		}
+		return nil
+	}
+	settle(t, m, charm)
+	assert.Equal(t, []string{"tsa:2"}, ids["web/0"])
+	assert.Equal(t, []string{"web-tsa:2"}, ids["worker/1"])
+	assert.Equal(t, []string{"worker/0", "worker/1"}, lists["web/0"])
+	assert.Equal(t, []string{"web/0"}, lists["worker/0"])
+
+	m.Tick(time.Minute)
+	h := m.Begin("worker/0")
+	bag, err := h.Juju().RelationGet(context.Background(), "web-tsa:2", "web", true)
+	require.NoError(t, err)
+	assert.Equal(t, "10.0.0.1:2222", bag["tsa-host"])
+	h.CutOff()
+	h = m.Begin("web/0")
+	bag, err = h.Juju().RelationGet(context.Background(), "tsa:2", "worker/1", false)
+	require.NoError(t, err)
+	assert.Equal(t, "ssh-rsa worker-1", bag["worker-key"])
+	h.CutOff()
+}
