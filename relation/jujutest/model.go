@@ -631,7 +631,6 @@ func (m *Model) unitsOf(a *app) []*Unit {
 	return units
 }
 
-
 // String summarises the model for failure messages.
 func (m *Model) String() string {
 	m.mu.Lock()
