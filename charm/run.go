@@ -32,7 +32,7 @@ type hook struct {
 	roles  Roles
 	vol    Volume
 	volErr error
-	shared bool // this unit's volume is the leader's
+	apart  bool // this unit's volume is not the leader's (tokens differ)
 	peers  *relation.Peers
 	local  *localState
 	writer fsutil.Writer
@@ -138,7 +138,10 @@ func (h *hook) reconcile(ctx context.Context) error {
 		h.prestage(ctx, h.cfg.Version)
 		return nil
 	}
-	h.shared = h.peers.App.VolumeToken != "" && h.peers.App.VolumeToken == h.token(ctx)
+	if leaderToken := h.peers.App.VolumeToken; leaderToken != "" {
+		own := h.token(ctx)
+		h.apart = own != "" && own != leaderToken
+	}
 	if err := h.actOnRecord(ctx); err != nil {
 		return err
 	}

@@ -364,9 +364,11 @@ type RetryRequest struct {
 // Retry starts a new generation for the same target after FAILED (the
 // `upgrade-retry` action); the charm stages the target again first.
 func Retry(rec Record, req RetryRequest) (Record, error) {
-	switch rec.Phase {
-	case PhasePrepare, PhaseDownloading, PhaseComplete:
+	switch {
+	case rec.Phase == PhasePrepare, rec.Phase == PhaseDownloading, rec.Phase == PhaseComplete:
 		return rec, &AlreadyError{What: "upgrading to " + rec.TargetVersion.String()}
+	case rec.Phase == PhaseIdle && rec.Outcome == OutcomeFinished && rec.Version == rec.TargetVersion:
+		return rec, &AlreadyError{What: "upgraded to " + rec.Version.String()}
 	}
 	if req.PrepareTimeout <= 0 {
 		return rec, &InvalidRequestError{Field: "prepare-timeout", Value: req.PrepareTimeout.String(), Reason: "must be positive"}

@@ -329,6 +329,10 @@ func TestOperatorActionsAreIdempotent(t *testing.T) {
 	require.ErrorAs(t, err, &already)
 	_, err = Retry(rec(PhaseIdle), RetryRequest{PrepareTimeout: time.Minute})
 	require.ErrorAs(t, err, &invalid)
+	done := rec(PhaseIdle)
+	done.Generation, done.Outcome, done.Version, done.TargetVersion, done.PreviousVersion = 4, OutcomeFinished, v2, v2, v1
+	_, err = Retry(done, RetryRequest{PrepareTimeout: time.Minute})
+	require.ErrorAs(t, err, &already, "a retry after the retried upgrade finished is already done")
 
 	rolled, err := Rollback(failed, "")
 	require.NoError(t, err)

@@ -57,6 +57,20 @@ type World struct {
 	violations []string
 	webSeen    map[string]version.Version // the newest release each unit's web started on
 	steps      int
+	// downloads counts, per volume and version, the stages that put a
+	// release on a volume that did not have it.
+	downloads map[string]int
+	// down units run no hooks (their agent is gone) until brought up.
+	down map[string]bool
+	// highest generation and revision committed so far.
+	maxGeneration, maxRevision uint64
+	// failNext makes the next downloads of a version fail (a cut
+	// connection), this many times.
+	failNext map[string]int
+	// OnSwitch, when set, runs before a unit's switch of `current` reaches
+	// the volume: a test makes that switch slow, and lets other units act
+	// meanwhile.
+	OnSwitch func(unit string)
 }
 
 // New builds a world in dir (a test's temp dir) and deploys its units.
@@ -64,7 +78,8 @@ func New(dir string, opts Options) (*World, error) {
 	if opts.App == "" {
 		opts.App = "concourse"
 	}
-	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
+	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{},
+		downloads: map[string]int{}, down: map[string]bool{}, failNext: map[string]int{}, Server: releasetest.NewServer()}
 	for _, v := range opts.Releases {
 		w.Server.AddRelease(v, releasetest.Tarball(v))
 	}
@@ -136,7 +151,11 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	open := w.opts.OpenVolume
 	if open == nil {
 		open = func(root string) (charm.Volume, error) {
-			return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			if err != nil {
+				return nil, err
+			}
+			return &countingVolume{Volume: v, w: w}, nil
 		}
 	}
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
@@ -152,6 +171,45 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	}
 }
 
+// countingVolume counts the stages that put a release on a volume that
+// lacked it, and fails the ones a test asked to fail (a cut connection).
+type countingVolume struct {
+	charm.Volume
+	w *World
+}
+
+func (v *countingVolume) Stage(ctx context.Context, req charm.StageRequest) error {
+	had := v.Staged(req.Version)
+	v.w.mu.Lock()
+	fail := v.w.failNext[req.Version.String()] > 0
+	if fail {
+		v.w.failNext[req.Version.String()]--
+	}
+	v.w.mu.Unlock()
+	if fail {
+		// The real installer meets a server that cuts the connection.
+		v.w.Server.InjectFault(releasetest.ReleasePath(req.Version.String()), releasetest.Fault{Kind: releasetest.FaultStatus, Status: 404})
+	}
+	err := v.Volume.Stage(ctx, req)
+	if !had && v.Staged(req.Version) {
+		rel, _ := filepath.Rel(v.w.Dir, v.Root())
+		v.w.mu.Lock()
+		v.w.downloads[rel+" "+req.Version.String()]++
+		v.w.mu.Unlock()
+	}
+	return err
+}
+
+func (v *countingVolume) SwitchCurrent(ctx context.Context, unit string, ver version.Version, revision uint64) error {
+	v.w.mu.Lock()
+	hook := v.w.OnSwitch
+	v.w.mu.Unlock()
+	if hook != nil {
+		hook(unit)
+	}
+	return v.Volume.SwitchCurrent(ctx, unit, ver, revision)
+}
+
 // Step runs unit's next hook whole: begin, run, commit. It returns the
 // hook's error (a failed hook is retried by the model).
 func (w *World) Step(ctx context.Context, unit string) error {
@@ -165,6 +223,27 @@ func (w *World) Step(ctx context.Context, unit string) error {
 	return err
 }
 
+// Begin starts unit's next hook (its view is taken) without running it.
+func (w *World) Begin(unit string) *jujutest.Hook { return w.Model.Begin(unit) }
+
+// Run runs a begun hook.
+func (w *World) Run(ctx context.Context, h *jujutest.Hook) {
+	_ = h.Run(ctx, w.Dispatcher(h.Context.Unit.String()))
+}
+
+// Commit ends a run hook as Juju does, then checks the invariants.
+func (w *World) Commit(h *jujutest.Hook) error {
+	err := h.Commit()
+	w.afterStep()
+	return err
+}
+
+// CutOff ends a run hook as a killed process: its writes vanish.
+func (w *World) CutOff(h *jujutest.Hook) {
+	h.CutOff()
+	w.afterStep()
+}
+
 func (w *World) afterStep() {
 	w.mu.Lock()
 	w.steps++
@@ -172,13 +251,75 @@ func (w *World) afterStep() {
 	if err := w.CheckState(); err != nil {
 		w.violate("after step %d: %v", w.steps, err)
 	}
+	rec, err := w.Record()
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rec.Generation < w.maxGeneration || rec.Revision < w.maxRevision {
+		if rec.Revision != 0 { // a wiped bag reads as zero until the leader rebuilds it
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: the record went back to generation %d revision %d from %d/%d",
+				w.steps, rec.Generation, rec.Revision, w.maxGeneration, w.maxRevision))
+		}
+	}
+	w.maxGeneration, w.maxRevision = max(w.maxGeneration, rec.Generation), max(w.maxRevision, rec.Revision)
+	for key, n := range w.downloads {
+		if n > 1 {
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: %s was downloaded %d times", w.steps, key, n))
+		}
+	}
+}
+
+// Ready lists the units with a hook to run whose agent is up.
+func (w *World) Ready() []string {
+	var ready []string
+	for _, u := range w.Model.Ready() {
+		if !w.isDown(u) {
+			ready = append(ready, u)
+		}
+	}
+	return ready
+}
+
+func (w *World) isDown(unit string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.down[unit]
+}
+
+// SetDown stops (or restarts) a unit's agent: a down unit runs no hook, so
+// it never answers.
+func (w *World) SetDown(unit string, down bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if down {
+		w.down[unit] = true
+	} else {
+		delete(w.down, unit)
+	}
+}
+
+// FailDownloads makes the next n downloads of version fail.
+func (w *World) FailDownloads(v string, n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failNext[v] += n
+}
+
+// Reboot reboots unit's machine: every enabled service starts before any
+// hook runs (checked like any start), then Juju runs start.
+func (w *World) Reboot(unit string) {
+	w.Machine(unit).Reboot()
+	w.Model.Reboot(unit)
+	w.afterStep()
 }
 
 // Settle runs hooks round-robin until no unit has one queued, at most max
 // hooks; hooks that keep failing count toward max.
 func (w *World) Settle(ctx context.Context, max int) error {
 	for i := 0; i < max; i++ {
-		ready := w.Model.Ready()
+		ready := w.Ready()
 		if len(ready) == 0 {
 			return nil
 		}
