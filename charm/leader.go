@@ -28,7 +28,8 @@ func (h *hook) decide(ctx context.Context) {
 	if err != nil {
 		h.problems = append(h.problems, err)
 	}
-	if rebuilt, ok := fsm.Recover(rec, acks, fenced, cur); ok {
+	peers := activePeers(h.hc, p.Others)
+	if rebuilt, ok := fsm.Recover(rec, acks, fsm.LeaderView{Self: h.self, Peers: peers}.Members(), fenced, cur); ok {
 		h.next = rebuilt
 		h.notes = append(h.notes, rebuilt.LastError)
 		return
@@ -43,7 +44,7 @@ func (h *hook) decide(ctx context.Context) {
 		since = h.d.Clock()
 	}
 	d, err := fsm.LeaderStep(h.next, fsm.LeaderView{
-		Self: h.self, Peers: activePeers(h.hc, p.Others), Acks: acks, Now: h.d.Clock(), PhaseSince: since,
+		Self: h.self, Peers: peers, Acks: acks, Now: h.d.Clock(), PhaseSince: since,
 	})
 	if err != nil {
 		h.problems = append(h.problems, err)

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
 
@@ -35,7 +34,6 @@ type hook struct {
 	apart  bool // this unit's volume is not the leader's (tokens differ)
 	peers  *relation.Peers
 	local  *localState
-	writer fsutil.Writer
 
 	// What acting produced, for the ack and the status.
 	problems []error  // failures worth an error in the ack and a status line
@@ -86,7 +84,7 @@ func Run(ctx context.Context, hc relation.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := h.local.save(d.StateDir, h.writer); err != nil {
+	if err := h.local.save(d.StateDir); err != nil {
 		return err
 	}
 	return h.setStatus(ctx)

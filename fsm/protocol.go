@@ -425,10 +425,12 @@ func Settle(rec Record, v version.Version) (Record, bool) {
 // Recover rebuilds a record that was lost: the application bag reads as
 // fresh (revision 0) although units have acted on records before (their
 // acks say so) or the volume's `current` was switched under a revision.
-// The rebuilt record is idle, on the release every member reports running
-// (or, when they disagree, the one `current` names), with a generation and
-// revision above anything seen, so neither ever goes back.
-func Recover(rec Record, acks map[string]Ack, fenceRevision uint64, fenceVersion version.Version) (Record, bool) {
+// The rebuilt record is idle, lists members (the leader's view: a record
+// without them would stop every unit), runs the release every member
+// reports running (or, when they disagree, the one `current` names), and
+// has a generation and revision above anything seen, so neither ever goes
+// back.
+func Recover(rec Record, acks map[string]Ack, members []string, fenceRevision uint64, fenceVersion version.Version) (Record, bool) {
 	if rec.Revision != 0 {
 		return rec, false
 	}
@@ -450,11 +452,12 @@ func Recover(rec Record, acks map[string]Ack, fenceRevision uint64, fenceVersion
 		Generation: maxGen + 1, // above any generation, also one nobody acked yet
 		Revision:   max(maxSeen, fenceRevision) + 1,
 		Version:    settled,
-		Members:    rec.Members,
+		Members:    members,
+		Outcome:    OutcomeRecovered,
 		LastError:  fmt.Sprintf("the upgrade record was lost and rebuilt from the units' reports: settled on %s", settled),
 	}
 	if settled.IsZero() {
-		next.Generation = 0
+		next.Generation, next.Outcome = 0, OutcomeNone
 		next.LastError = "the upgrade record was lost and no release could be read back: waiting for a release to settle"
 	}
 	return next, true

@@ -62,8 +62,10 @@ type World struct {
 	downloads map[string]int
 	// down units run no hooks (their agent is gone) until brought up.
 	down map[string]bool
-	// highest generation and revision committed so far.
+	// highest generation and revision committed so far, and the last
+	// record with a revision.
 	maxGeneration, maxRevision uint64
+	lastRecord                 fsm.Record
 	// failNext makes the next downloads of a version fail (a cut
 	// connection), this many times.
 	failNext map[string]int
@@ -348,6 +350,26 @@ func (w *World) Record() (fsm.Record, error) {
 	return fsm.DecodeRecord(w.Model.AppBag(w.App))
 }
 
+// governing is the record the invariants judge by: the committed one, or,
+// while a wiped application bag reads as a fresh relation, the last record
+// committed before it. Units refuse to act on a record that went back, and
+// keep (systemd restarts at boot) what the last real one allowed.
+func (w *World) governing() (fsm.Record, error) {
+	rec, err := w.Record()
+	if err != nil {
+		return rec, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rec.Revision == 0 && w.maxRevision > 0 {
+		return w.lastRecord, nil
+	}
+	if rec.Revision > 0 {
+		w.lastRecord = rec
+	}
+	return rec, nil
+}
+
 // Ack is a unit's committed ack.
 func (w *World) Ack(unit string) (fsm.Ack, error) {
 	return fsm.DecodeAck(w.Model.UnitBag(unit))
@@ -375,7 +397,7 @@ func (w *World) violate(format string, args ...any) {
 // on an older release than it ran before (Concourse migrated the database
 // when it started the newer one).
 func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
-	rec, err := w.Record()
+	rec, err := w.governing()
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
 		return
@@ -388,7 +410,10 @@ func (w *World) started(unit string, role charm.Role, release version.Version, w
 	if role == charm.RoleWeb {
 		allowed = allowedWeb(rec)
 	}
-	if !slices.Contains(allowed, release) {
+	// At boot systemd replays the unit's last decision before any hook
+	// runs; under a rebuilt record the unit has not acted yet.
+	replay := why == "boot" && rec.Outcome == fsm.OutcomeRecovered
+	if !slices.Contains(allowed, release) && !replay {
 		w.violate("%s %s %s on %s while the committed record (revision %d, %s) allows %v", why, role, release, unit, rec.Revision, rec.Phase, allowed)
 	}
 	if role == charm.RoleWeb {
@@ -435,7 +460,7 @@ func allowedWeb(rec fsm.Record) []version.Version {
 // worker that still drains in PREPARE included), and no worker runs in
 // DOWNLOADING.
 func (w *World) CheckState() error {
-	rec, err := w.Record()
+	rec, err := w.governing()
 	if err != nil {
 		return fmt.Errorf("the record does not decode: %w", err)
 	}
@@ -444,6 +469,9 @@ func (w *World) CheckState() error {
 		m := w.Machine(unit)
 		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
 			continue
+		}
+		if rec.Outcome == fsm.OutcomeRecovered {
+			continue // units keep what they ran until they act on the rebuilt record
 		}
 		for role, v := range m.Running() {
 			allowed := allowedWorker(rec)
