@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -38,13 +39,7 @@ func TestHelperProcess(t *testing.T) {
 	if role == "" {
 		return
 	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
+	args := storagetest.ChildArgs()
 	if err := runHelperRole(role, args); err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
 		os.Exit(1)
