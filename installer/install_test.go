@@ -498,3 +498,38 @@ func TestFormatDownloadProgress(t *testing.T) {
 		assert.Equal(t, tt.want, FormatDownloadProgress(ver("7.14.3"), tt.p))
 	}
 }
+
+// A waiter looks for the release without the lock: once it is in place (and
+// `current` names it, to install) the waiter is done at once, even while
+// another unit still holds the lock, so waiters do not take the lock in
+// turn just to look.
+func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
+	t.Parallel()
+	srv := servePlain(t, "7.14.3")
+	root := t.TempDir()
+	_, err := New(openVolume(t, root), testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
+	require.NoError(t, err)
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.4") // and it keeps the lock
+
+	for _, stage := range []bool{true, false} {
+		rec := &recorder{}
+		opts := testOpts("concourse/1", srv.BaseURL(), rec)
+		ctx, cancel := context.WithCancel(context.Background())
+		opts.OnStatus = func(s string) {
+			rec.stat(s)
+			if strings.HasPrefix(s, "Waiting") {
+				cancel() // it waited: the test has failed
+			}
+		}
+		in := New(openVolume(t, root), opts)
+		run := in.Install
+		if stage {
+			run = in.Stage
+		}
+		res, err := run(ctx, ver("7.14.3"))
+		cancel()
+		require.NoError(t, err, "stage %v", stage)
+		assert.Equal(t, []string{fsm.InstallFoundInstalled}, rec.events())
+		assert.Equal(t, !stage, res.Activated)
+	}
+}
