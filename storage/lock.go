@@ -256,6 +256,9 @@ func (l *Lock) Release() error {
 	return nil
 }
 
+// stillHeld returns ErrLockReleased once the lock is released.
+func (l *Lock) stillHeld() error { return l.held(func() error { return nil }) }
+
 // held runs fn while the lock is held, or returns ErrLockReleased.
 func (l *Lock) held(fn func() error) error {
 	l.mu.Lock()
