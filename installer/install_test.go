@@ -533,3 +533,34 @@ func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
 		assert.Equal(t, !stage, res.Activated)
 	}
 }
+
+// A waiter repeats a status line that only differs by its duration at most
+// every StatusEvery (status-set is a hook tool call), and at once when the
+// holder changes.
+func TestWaitingStatusIsThrottled(t *testing.T) {
+	t.Parallel()
+	srv := servePlain(t, "7.14.3")
+	root := t.TempDir()
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
+
+	rec := &recorder{}
+	opts := testOpts("concourse/1", srv.BaseURL(), rec)
+	opts.StatusEvery = 10 * time.Second
+	var mu sync.Mutex
+	clock := testEpoch
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Now = func() time.Time { // a second passes at every look at the lock
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		if clock.Sub(testEpoch) > 35*time.Second {
+			cancel()
+		}
+		return clock
+	}
+	_, err := New(openVolume(t, root, storage.WithClock(opts.Now)), opts).Stage(ctx, ver("7.14.3"))
+	require.ErrorIs(t, err, context.Canceled)
+	st := rec.statuses()
+	assert.GreaterOrEqual(t, len(st), 2)
+	assert.LessOrEqual(t, len(st), 4, "about one line every 10 of 35 seconds: %q", st)
+}
