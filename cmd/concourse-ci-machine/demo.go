@@ -112,7 +112,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				fmt.Fprintf(stderr, "demo: stopping the private systemd: %v\n", err)
 			}
 		}()
-		fmt.Fprintf(stdout, "Each unit starts its worker in a private systemd (bus %s):\n", systemd.inst.BusAddress)
+		fmt.Fprintf(stdout, "Each unit starts its worker in a private systemd (socket %s):\n", systemd.inst.PrivateSocket)
 		for i := 0; i < cfg.Units; i++ {
 			if err := systemd.installWorker(ctx, vol, fmt.Sprintf("%s/%d", cfg.App, i), stdout); err != nil {
 				return err

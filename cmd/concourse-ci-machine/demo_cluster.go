@@ -74,7 +74,7 @@ func (u *demoUnit) StopWorker(ctx context.Context) error {
 	fmt.Fprintf(u.out, "%s  land worker (running builds finish), stop %s\n", u.name, workerUnitName(u.name))
 	if u.systemd != nil {
 		name := workerUnitName(u.name)
-		if err := u.systemd.mgr.Stop(ctx, name); err != nil {
+		if _, err := u.systemd.mgr.Stop(ctx, name); err != nil {
 			return err
 		}
 		u.systemd.lastLogLine(ctx, u.name, u.out)

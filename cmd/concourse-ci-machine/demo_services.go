@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services/systemdtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
 
-// demoSystemd is a private `systemd --user` (the same one the services
+// demoSystemd is a private system-mode systemd (the same one the services
 // tests start) in which the demo runs one real worker unit per unit, so the
 // upgrade really drains, stops and starts them over D-Bus.
 type demoSystemd struct {
@@ -30,7 +32,7 @@ func startDemoSystemd(ctx context.Context) (*demoSystemd, error) {
 	}
 	mgr, err := services.Connect(ctx, services.Config{
 		Endpoint: services.PrivateSocket(inst.PrivateSocket),
-		UnitDir:  inst.UnitDir,
+		Root:     inst.ManagerRoot,
 		// The fake worker starts in milliseconds; a short settle keeps the
 		// demo quick while still catching a worker that dies at once.
 		StartSettle: 500 * time.Millisecond,
@@ -46,10 +48,9 @@ func (d *demoSystemd) stop() error {
 	return d.inst.Stop()
 }
 
-// workerUnitName is one unit's worker service: the demo's units share one
-// systemd, so each gets its own name.
+// workerUnitName is one unit's worker service.
 func workerUnitName(unit string) string {
-	return "concourse-worker-" + strings.ReplaceAll(unit, "/", "-") + ".service"
+	return services.WorkerUnitName(unitname.MustParse(unit))
 }
 
 // installWorker renders and starts the unit's worker: it runs the release
@@ -60,10 +61,15 @@ func (d *demoSystemd) installWorker(ctx context.Context, vol *storage.Volume, un
 		return err
 	}
 	name := workerUnitName(unit)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	uf, err := services.WorkerUnit{
-		Name:         name,
+		Unit:         unitname.MustParse(unit),
 		Description:  "Concourse CI worker of demo unit " + unit,
 		Command:      []string{vol.Path(storage.CurrentLink, filepath.FromSlash(storage.ReleaseBinary)), "worker"},
+		DrainHelper:  []string{self, "drain-worker"},
 		WorkDir:      workDir,
 		LogFile:      filepath.Join(d.inst.ScratchDir, strings.TrimSuffix(name, ".service")+".log"),
 		DrainTimeout: 30 * time.Second,
@@ -91,10 +97,15 @@ func (d *demoSystemd) describe(ctx context.Context, unit string, out io.Writer) 
 }
 
 // lastLogLine prints the worker's latest log line, which says what the
-// worker process itself did (running, landed, retired).
+// worker process itself did (running, landed, retired); the drain helper's
+// lines in the same log are skipped.
 func (d *demoSystemd) lastLogLine(ctx context.Context, unit string, out io.Writer) {
-	if tail := d.mgr.LogTail(ctx, workerUnitName(unit)); len(tail) > 0 {
-		fmt.Fprintf(out, "%s    worker log: %s\n", unit, tail[len(tail)-1])
+	tail := d.mgr.LogTail(ctx, workerUnitName(unit))
+	for i := len(tail) - 1; i >= 0; i-- {
+		if !strings.HasPrefix(tail[i], "drain-worker:") {
+			fmt.Fprintf(out, "%s    worker log: %s\n", unit, tail[i])
+			return
+		}
 	}
 }
 
@@ -104,9 +115,10 @@ func (d *demoSystemd) removeWorkers(ctx context.Context, units []string, out io.
 	for _, unit := range units {
 		name := workerUnitName(unit)
 		fmt.Fprintf(out, "%s  retire and remove %s\n", unit, name)
-		errs = append(errs, d.mgr.Retire(ctx, name))
+		_, err := d.mgr.Retire(ctx, name, nil)
+		errs = append(errs, err)
 		d.lastLogLine(ctx, unit, out)
-		_, err := d.mgr.Uninstall(ctx, name)
+		_, err = d.mgr.Uninstall(ctx, name)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -31,6 +31,7 @@ func commands() []command {
 		{"install", "install a Concourse release on the shared volume, once per cluster", runInstall},
 		{"states", "print the upgrade and install state machines", runStates},
 		{"demo", "run several units against one local volume and a loopback release server", runDemo},
+		{"drain-worker", "drain a worker unit's main process ($MAINPID); run by systemd on stop", runDrainWorker},
 	}
 }
 
@@ -93,7 +94,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run by hand it is an operator tool:")
 	fmt.Fprintln(w, "")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "")
 	fmt.Fprintln(w, "Run 'concourse-ci-machine COMMAND --help' for a command's flags.")

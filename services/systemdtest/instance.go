@@ -39,8 +39,10 @@ type Instance struct {
 	// (/proc/PID/root): a path systemd reports (a unit's FragmentPath, a
 	// MainPID-relative file) is read from here under ManagerRoot.
 	ManagerRoot string
-	// PrivateSocket is systemd's own D-Bus socket (/run/systemd/private in
-	// the namespace): no bus daemon, no Hello. There is no bus daemon.
+	// PrivateSocket speaks systemd's private D-Bus protocol (no bus daemon,
+	// no Hello), as /run/systemd/private does in production: a proxy inside
+	// the namespace relays it there, because systemd drops D-Bus peers
+	// outside its PID namespace. It is in Root.
 	PrivateSocket string
 	// UnitDir is /etc/systemd/system of the namespace (a tmpfs there).
 	UnitDir string
@@ -93,7 +95,8 @@ func (i *Instance) start(ctx context.Context) error {
 			return fmt.Errorf("systemdtest: %w", err)
 		}
 	}
-	if err := writeStandIns(units); err != nil {
+	i.PrivateSocket = filepath.Join(i.Root, "private")
+	if err := writeStandIns(units, i.PrivateSocket); err != nil {
 		return fmt.Errorf("systemdtest: stand-in targets: %w", err)
 	}
 	hs, err := cgroupHierarchies()
@@ -122,7 +125,6 @@ func (i *Instance) start(ctx context.Context) error {
 		return err
 	}
 	i.ManagerRoot = filepath.Join("/proc", strconv.Itoa(i.PID), "root")
-	i.PrivateSocket = filepath.Join(i.ManagerRoot, privateSocketInside)
 	i.UnitDir = filepath.Join(i.ManagerRoot, unitDirInside)
 	return i.waitReady(ctx)
 }
@@ -204,8 +206,10 @@ func (i *Instance) waitForChild(ctx context.Context, parent int) (int, error) {
 // waitReady waits until systemd answers and has finished starting up.
 func (i *Instance) waitReady(ctx context.Context) error {
 	return i.poll(ctx, "systemd to answer", func() bool {
-		if st, err := os.Stat(i.PrivateSocket); err != nil || st.Mode()&fs.ModeSocket == 0 {
-			return false
+		for _, s := range []string{filepath.Join(i.ManagerRoot, privateSocketInside), i.PrivateSocket} {
+			if st, err := os.Stat(s); err != nil || st.Mode()&fs.ModeSocket == 0 {
+				return false
+			}
 		}
 		out, _ := i.Systemctl(ctx, "is-system-running")
 		state := strings.TrimSpace(string(out))

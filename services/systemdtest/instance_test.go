@@ -221,4 +221,3 @@ func assertAllGone(t *testing.T, tr traces) {
 		assert.Empty(t, found, "left behind: %s", g)
 	}
 }
-

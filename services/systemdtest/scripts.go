@@ -19,14 +19,34 @@ var standInTargets = []string{
 	"shutdown", "umount", "final", "emergency", "rescue",
 }
 
-// writeStandIns writes the stand-in targets into dir.
-func writeStandIns(dir string) error {
+// busProxy is the unit (a .socket and a .service) that makes systemd's
+// private socket reachable from outside the namespace. sd-bus only accepts
+// a peer whose PID it can see (SO_PEERCRED gives PID 0 for a process outside
+// its PID namespace) and drops the connection otherwise; the proxy runs
+// inside, so systemd sees it, and relays the bytes of each connection.
+const busProxy = "systemdtest-bus-proxy"
+
+// writeStandIns writes the stand-in targets into dir, and the bus proxy
+// listening on socket (a path outside the namespace's tmpfs mounts).
+func writeStandIns(dir, socket string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	files := map[string]string{
+		busProxy + ".socket": fmt.Sprintf("[Unit]\nDescription=systemdtest: systemd's private socket for clients outside the namespace\n"+
+			"[Socket]\nListenStream=%s\nSocketMode=0600\n", socket),
+		busProxy + ".service": "[Unit]\nDescription=systemdtest: relay to systemd's private socket\n" +
+			"[Service]\nExecStart=/lib/systemd/systemd-socket-proxyd /run/systemd/private\n",
+	}
 	for _, t := range standInTargets {
 		content := fmt.Sprintf("[Unit]\nDescription=systemdtest stand-in for %s.target\n", t)
-		if err := os.WriteFile(filepath.Join(dir, t+".target"), []byte(content), 0o644); err != nil {
+		if t == "default" {
+			content += "Wants=" + busProxy + ".socket\n"
+		}
+		files[t+".target"] = content
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			return err
 		}
 	}
@@ -55,7 +75,7 @@ func initScript(hs []hierarchy, unitDir, emptyDir string) string {
 	b.WriteString("mount -t tmpfs -o mode=0755 tmpfs /var/lib/systemd\n")
 	b.WriteString("mkdir -p /run/systemd/system\n")
 	b.WriteString("# NO trailing colon: it would append the distro's unit directories.\n")
-	fmt.Fprintf(&b, "export SYSTEMD_UNIT_PATH=%s:/etc/systemd/system\n", unitDir)
+	fmt.Fprintf(&b, "export SYSTEMD_UNIT_PATH=%s:/etc/systemd/system:/run/systemd/system\n", unitDir)
 	fmt.Fprintf(&b, "export SYSTEMD_GENERATOR_PATH=%s SYSTEMD_ENVIRONMENT_GENERATOR_PATH=%s\n", emptyDir, emptyDir)
 	b.WriteString("export container=other\n")
 	b.WriteString("exec /lib/systemd/systemd --system --unit=default.target --show-status=no --log-target=console\n")
