@@ -135,10 +135,6 @@ func drainMain(ctx context.Context, mainPID, stateDir string, timeout, grace tim
 		}
 		if exited {
 			rec.Ended, rec.Exited = step.ended, time.Now()
-			// Leave only once systemd (the parent) has reaped it: systemd
-			// records how it ended (ExecMainCode/Status) when it reaps it,
-			// and may forget the process if this helper ends first.
-			waitReaped(ctx, pidfd, grace)
 			fmt.Fprintf(log, "drain-worker: %d exited %v after the %s signal\n", pid, rec.Exited.Sub(rec.Signaled).Round(time.Millisecond), what)
 			return rec, nil
 		}
@@ -169,18 +165,6 @@ func waitExit(ctx context.Context, pidfd int, d time.Duration) (bool, error) {
 		if n > 0 {
 			return true, nil
 		}
-	}
-}
-
-// waitReaped waits (at most d) until the exited process behind pidfd is
-// reaped: a zombie still takes signal 0.
-func waitReaped(ctx context.Context, pidfd int, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if err := unix.PidfdSendSignal(pidfd, 0, nil, 0); errors.Is(err, unix.ESRCH) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
