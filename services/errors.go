@@ -63,6 +63,14 @@ type UnitStatus struct {
 	LogTail []string
 }
 
+// unitError renders "services: OP UNIT: WHAT (state ...); last log lines".
+func unitError(op, unit, what string, s UnitStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "services: %s %s: %s", op, unit, what)
+	s.describe(&b)
+	return b.String()
+}
+
 func (s UnitStatus) describe(b *strings.Builder) {
 	fmt.Fprintf(b, " (state %s/%s, result %s, main process %s)", s.ActiveState, s.SubState, s.Result, describeExit(s.ExecMainCode, s.ExecMainStatus))
 	if len(s.LogTail) > 0 {
@@ -98,15 +106,11 @@ type StartFailedError struct {
 }
 
 func (e *StartFailedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "services: %s %s: ", e.Op, e.Unit)
+	what := "the start job failed"
 	if e.ExitedAfterStart {
-		b.WriteString("the service exited right after it started")
-	} else {
-		b.WriteString("the start job failed")
+		what = "the service exited right after it started"
 	}
-	e.Status.describe(&b)
-	return b.String()
+	return unitError(e.Op, e.Unit, what, e.Status)
 }
 
 // DependencyFailedError says systemd did not run the job because a unit it
@@ -118,10 +122,7 @@ type DependencyFailedError struct {
 }
 
 func (e *DependencyFailedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "services: %s %s: a dependency of the unit failed", e.Op, e.Unit)
-	e.Status.describe(&b)
-	return b.String()
+	return unitError(e.Op, e.Unit, "a dependency of the unit failed", e.Status)
 }
 
 // JobTimeoutError says the job did not finish in time: the wait this
@@ -168,10 +169,7 @@ type JobError struct {
 }
 
 func (e *JobError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "services: %s %s: systemd ended the job with result %q", e.Op, e.Unit, e.Result)
-	e.Status.describe(&b)
-	return b.String()
+	return unitError(e.Op, e.Unit, fmt.Sprintf("systemd ended the job with result %q", e.Result), e.Status)
 }
 
 // DrainHelperError says a worker stopped without its drain helper's record
@@ -186,10 +184,7 @@ type DrainHelperError struct {
 }
 
 func (e *DrainHelperError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "services: %s %s: the drain helper left no result: %s", e.Op, e.Unit, e.Problem)
-	e.Status.describe(&b)
-	return b.String()
+	return unitError(e.Op, e.Unit, "the drain helper left no result: "+e.Problem, e.Status)
 }
 
 // OfflineRetireError says the retire command for a worker that was not

@@ -26,6 +26,16 @@ func installRaw(t *testing.T, m *Manager, opts ...*unit.UnitOption) string {
 	return name
 }
 
+// installWeb renders and installs a web unit.
+func installWeb(t *testing.T, m *Manager, w WebUnit) string {
+	t.Helper()
+	uf, err := w.Render()
+	require.NoError(t, err)
+	_, err = m.Install(testContext(t), uf)
+	require.NoError(t, err)
+	return uf.Name
+}
+
 func installRawAs(t *testing.T, m *Manager, name string, opts ...*unit.UnitOption) {
 	t.Helper()
 	content, err := io.ReadAll(unit.Serialize(opts))
@@ -43,22 +53,18 @@ func TestProgramThatExitsIsAFailedStartWithItsLog(t *testing.T) {
 	// A generous settle window: the failure is reported as soon as it is
 	// seen, the window only bounds how long a healthy start is watched.
 	m, _ := newManager(t, Config{StartSettle: 30 * time.Second})
-	u := uniqueUnit(t, m)
-	uf, err := WebUnit{
-		Unit:            u,
+	name := installWeb(t, m, WebUnit{
+		Unit:            uniqueUnit(t, m),
 		Command:         testCommand(t, "fail"),
 		EnvironmentFile: testEnvFile(t, nil),
 		LogFile:         filepath.Join(scratchDir(t), "web.log"),
 		WantedBy:        "default.target",
-	}.Render()
-	require.NoError(t, err)
-	_, err = m.Install(ctx, uf)
-	require.NoError(t, err)
+	})
 
-	err = m.Start(ctx, uf.Name)
+	err := m.Start(ctx, name)
 	var se *StartFailedError
 	require.ErrorAs(t, err, &se)
-	assert.Equal(t, uf.Name, se.Unit)
+	assert.Equal(t, name, se.Unit)
 	assert.Equal(t, "start", se.Op)
 	assert.Equal(t, "exit-code", se.Status.Result)
 	assert.Equal(t, int32(1), se.Status.ExecMainCode)
@@ -75,18 +81,14 @@ func TestProgramThatCannotRunFailsTheJob(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	m, _ := newManager(t, Config{})
-	u := uniqueUnit(t, m)
-	uf, err := WebUnit{
-		Unit:     u,
+	name := installWeb(t, m, WebUnit{
+		Unit:     uniqueUnit(t, m),
 		Command:  []string{filepath.Join(scratchDir(t), "no-such-concourse"), "web"},
 		LogFile:  filepath.Join(scratchDir(t), "web.log"),
 		WantedBy: "default.target",
-	}.Render()
-	require.NoError(t, err)
-	_, err = m.Install(ctx, uf)
-	require.NoError(t, err)
+	})
 
-	err = m.Start(ctx, uf.Name)
+	err := m.Start(ctx, name)
 	var se *StartFailedError
 	require.ErrorAs(t, err, &se)
 	assert.False(t, se.ExitedAfterStart, "the job itself failed")
@@ -247,19 +249,15 @@ func TestLogTailFallsBackToTheJournal(t *testing.T) {
 	require.NoError(t, os.WriteFile(journalctl, []byte("#!/bin/sh\necho \"$@\" > "+argsFile+
 		"\necho 'web: cannot reach PostgreSQL'\necho 'web: exiting'\n"), 0o755))
 	m, _ := newManager(t, Config{JournalCommand: []string{journalctl}, StartSettle: 30 * time.Second})
-	u := uniqueUnit(t, m)
-	uf, err := WebUnit{Unit: u, Command: testCommand(t, "fail"), EnvironmentFile: testEnvFile(t, nil), WantedBy: "default.target"}.Render()
-	require.NoError(t, err)
-	_, err = m.Install(ctx, uf)
-	require.NoError(t, err)
+	name := installWeb(t, m, WebUnit{Unit: uniqueUnit(t, m), Command: testCommand(t, "fail"), EnvironmentFile: testEnvFile(t, nil), WantedBy: "default.target"})
 
-	err = m.Start(ctx, uf.Name)
+	err := m.Start(ctx, name)
 	var se *StartFailedError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, []string{"web: cannot reach PostgreSQL", "web: exiting"}, se.Status.LogTail)
 	args, err := os.ReadFile(argsFile)
 	require.NoError(t, err)
-	assert.Equal(t, "--unit="+uf.Name+" --lines=20 --output=cat --no-pager --quiet", strings.TrimSpace(string(args)))
+	assert.Equal(t, "--unit="+name+" --lines=20 --output=cat --no-pager --quiet", strings.TrimSpace(string(args)))
 }
 
 // TestBusNotThere: no socket, and a systemd that went away, are both bus
