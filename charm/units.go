@@ -11,10 +11,13 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
-// unitName is the systemd unit of a role on a charm unit: one per charm
-// unit, so two units on one machine (as in the demo) never collide.
+// unitName is the systemd unit of a role on a charm unit (services names
+// them: one per charm unit, so two units on one machine never collide).
 func unitName(role Role, u unitname.Name) string {
-	return "concourse-" + string(role) + "-" + u.Slug() + ".service"
+	if role == RoleWeb {
+		return services.WebUnitName(u)
+	}
+	return services.WorkerUnitName(u)
 }
 
 // releaseURL fills the configured URL template with v.
@@ -32,10 +35,6 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 	if err != nil {
 		return Unit{}, err
 	}
-	envFile, err := services.RenderEnvironmentFile(env)
-	if err != nil {
-		return Unit{}, fmt.Errorf("render the %s environment: %w", role, err)
-	}
 	var file services.UnitFile
 	switch role {
 	case RoleWorker:
@@ -44,11 +43,13 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 			return Unit{}, err
 		}
 		file, err = services.WorkerUnit{
-			Name:            name,
-			Description:     fmt.Sprintf("Concourse CI worker %s (%s)", v, h.self),
+			Unit:            h.hc.Unit,
+			Description:     fmt.Sprintf("Concourse CI worker %s of %s", v, h.self),
 			Command:         []string{bin, "worker"},
+			DrainHelper:     []string{h.d.Binary, "drain-worker"},
 			EnvironmentFile: envPath,
 			WorkDir:         workDir,
+			MountsUnder:     workDir,
 			DrainTimeout:    h.cfg.DrainTimeout,
 		}.Render()
 		if err != nil {
@@ -56,8 +57,8 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 		}
 	case RoleWeb:
 		file, err = services.WebUnit{
-			Name:            name,
-			Description:     fmt.Sprintf("Concourse CI web %s (%s)", v, h.self),
+			Unit:            h.hc.Unit,
+			Description:     fmt.Sprintf("Concourse CI web %s of %s", v, h.self),
 			Command:         []string{bin, "web"},
 			EnvironmentFile: envPath,
 		}.Render()
@@ -65,7 +66,7 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 			return Unit{}, err
 		}
 	}
-	return Unit{Name: name, Role: role, Release: v, File: file.Content, EnvPath: envPath, Env: envFile}, nil
+	return Unit{Name: name, Role: role, Release: v, File: file.Content, EnvPath: envPath, Env: env}, nil
 }
 
 // environment is the role's CONCOURSE_* settings.
