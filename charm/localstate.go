@@ -29,6 +29,10 @@ type localState struct {
 	PhaseSeen phaseSeen `json:"phase_seen"`
 	// LastDrain is how the last worker stop ended.
 	LastDrain string `json:"last_drain,omitempty"`
+	// Written is the highest generation and revision this unit wrote as
+	// leader (committed or not), so a rebuilt record never reuses one.
+	WrittenGeneration uint64 `json:"written_generation,omitempty"`
+	WrittenRevision   uint64 `json:"written_revision,omitempty"`
 }
 
 type phaseSeen struct {

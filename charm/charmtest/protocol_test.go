@@ -12,7 +12,6 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
-	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,14 +89,6 @@ func settled(tb testing.TB, w *World) fsm.Record {
 	want := fsm.Wanted(rec, w.Model.Leader(w.App)).Current
 	assert.Equal(tb, want, cur, "the shared volume's current names what the record says")
 	return rec
-}
-
-func currentOf(w *World, root string) (version.Version, error) {
-	v, err := storage.OpenVolume(root, storage.WithoutSync())
-	if err != nil {
-		return version.Version{}, err
-	}
-	return v.CurrentVersion()
 }
 
 // webRan lists the releases unit's web was started on.

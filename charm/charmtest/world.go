@@ -17,6 +17,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
@@ -525,4 +526,13 @@ func (w *World) CheckConverged() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// currentOf is what the volume at root names as `current`.
+func currentOf(w *World, root string) (version.Version, error) {
+	v, err := storage.OpenVolume(root, storage.WithoutSync())
+	if err != nil {
+		return version.Version{}, err
+	}
+	return v.CurrentVersion()
 }
