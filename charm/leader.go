@@ -34,6 +34,9 @@ func (h *hook) decide(ctx context.Context) {
 		WrittenGeneration: h.local.WrittenGeneration, WrittenRevision: h.local.WrittenRevision,
 	}); ok {
 		h.next = rebuilt
+		// The bag that said which `version` config was acted on is gone
+		// too; the operator did not change it, so it is not a new request.
+		h.nextApp.ConfigVersion = h.cfg.Version.String()
 		h.notes = append(h.notes, rebuilt.LastError)
 		return
 	}
@@ -90,10 +93,10 @@ func (h *hook) followConfigVersion(ctx context.Context) {
 		h.nextApp.ConfigVersion = target.String()
 		return
 	}
-	if !h.stage(ctx, target, h.next) {
+	next, err := fsm.Initiate(h.next, h.initiateRequest(target))
+	if err == nil && !h.stage(ctx, target, h.next) {
 		return // the status says why; the next hook tries again
 	}
-	next, err := fsm.Initiate(h.next, h.initiateRequest(target))
 	var (
 		already *fsm.AlreadyError
 		same    *fsm.SameVersionError
@@ -126,5 +129,15 @@ func (h *hook) writeDecision(ctx context.Context) error {
 	}
 	h.local.WrittenGeneration = max(h.local.WrittenGeneration, h.next.Generation)
 	h.local.WrittenRevision = max(h.local.WrittenRevision, h.next.Revision)
-	return h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp)
+	if err := h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp); err != nil {
+		return err
+	}
+	if h.peers.Own.AckErr != nil || h.next.Revision == h.peers.Record.Revision {
+		return nil
+	}
+	// Echo the record in this unit's own bag, committed with it: a wiped
+	// application bag leaves unit bags, so a later leader rebuilds above it.
+	h.ack.WroteGeneration = max(h.ack.WroteGeneration, h.next.Generation)
+	h.ack.WroteRevision = max(h.ack.WroteRevision, h.next.Revision)
+	return h.peers.WriteOwn(ctx, h.d.Juju, h.ack, h.facts(ctx))
 }

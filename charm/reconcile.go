@@ -44,6 +44,7 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 		return err
 	}
 	h.ack = fsm.AckFor(rec, h.observe(ctx, rec))
+	h.ack.WroteGeneration, h.ack.WroteRevision = own.Ack.WroteGeneration, own.Ack.WroteRevision
 	return nil
 }
 

@@ -432,7 +432,7 @@ type Evidence struct {
 	FenceRevision uint64
 	FenceVersion  version.Version
 	// WrittenGeneration and WrittenRevision are the highest this leader
-	// wrote (committed or not).
+	// wrote (committed or not); the acks' Wrote fields say what others did.
 	WrittenGeneration, WrittenRevision uint64
 }
 
@@ -451,7 +451,7 @@ func Recover(rec Record, ev Evidence) (Record, bool) {
 	maxGen, maxSeen := ev.WrittenGeneration, max(ev.WrittenRevision, ev.FenceRevision)
 	var running []version.Version
 	for _, a := range ev.Acks {
-		maxGen, maxSeen = max(maxGen, a.Generation), max(maxSeen, a.Seen)
+		maxGen, maxSeen = max(maxGen, a.Generation, a.WroteGeneration), max(maxSeen, a.Seen, a.WroteRevision)
 		running = append(running, a.Running)
 	}
 	if maxSeen == 0 {

@@ -381,6 +381,14 @@ func TestRecover(t *testing.T) {
 	assert.Equal(t, v1, r.Version, "units disagree: `current` decides")
 	assert.Equal(t, uint64(21), r.Revision)
 
+	// A record a former leader wrote that nobody acted on: its unit bag
+	// echoes it.
+	acks["a/0"] = Ack{Generation: 3, Seen: 14, WroteGeneration: 7, WroteRevision: 40}
+	r, _ = Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 13, FenceVersion: v1})
+	assert.Equal(t, uint64(8), r.Generation)
+	assert.Equal(t, uint64(41), r.Revision)
+	delete(acks, "a/0")
+
 	// A record the leader wrote that nobody saw is never reused.
 	r, _ = Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 13, FenceVersion: v1, WrittenGeneration: 5, WrittenRevision: 30})
 	assert.Equal(t, uint64(6), r.Generation)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
 // Kind is what happens next in a schedule.
@@ -40,7 +41,16 @@ const (
 	Wipe Kind = "wipe"
 	// Tick advances the clock by five minutes and queues update-status.
 	Tick Kind = "tick"
+	// Operate queues an operator's action on the leader (Other names it:
+	// upgrade-abort, upgrade-retry, upgrade-rollback, or "upgrade" to the
+	// next release); it runs when the scheduler picks the leader's hook.
+	Operate Kind = "operate"
 )
+
+// operatorActions are what an operator may run during an upgrade.
+func operatorActions() []string {
+	return []string{fsm.ActionUpgradeAbort, fsm.ActionUpgradeRetry, fsm.ActionUpgradeRollback, fsm.ActionUpgrade}
+}
 
 // Choice is one thing that happens next.
 type Choice struct {
@@ -64,6 +74,8 @@ func (c Choice) String() string {
 type Budget struct {
 	Faults int
 	Ticks  int
+	// Actions is how many operator actions may still be queued.
+	Actions int
 }
 
 // Choices lists what may happen next within budget: every ready unit's
@@ -77,10 +89,15 @@ func (w *World) Choices(b Budget, faults []Kind) []Choice {
 	if len(ready) == 0 && b.Ticks > 0 {
 		out = append(out, Choice{Kind: Tick})
 	}
+	leader := w.Model.Leader(w.App)
+	if b.Actions > 0 && leader != "" {
+		for _, a := range w.usefulActions() {
+			out = append(out, Choice{Kind: Operate, Unit: leader, Other: a})
+		}
+	}
 	if b.Faults <= 0 {
 		return out
 	}
-	leader := w.Model.Leader(w.App)
 	units := w.Model.Units(w.App)
 	for _, k := range faults {
 		switch k {
@@ -121,6 +138,39 @@ func (w *World) Choices(b Budget, faults []Kind) []Choice {
 	return out
 }
 
+// usefulActions lists the operator actions worth trying in the committed
+// phase (the others are refused, which the named tests cover).
+func (w *World) usefulActions() []string {
+	rec, err := w.Record()
+	if err != nil {
+		return nil
+	}
+	switch rec.Phase {
+	case fsm.PhasePrepare, fsm.PhaseDownloading:
+		return []string{fsm.ActionUpgradeAbort}
+	case fsm.PhaseFailed:
+		return []string{fsm.ActionUpgradeRetry, fsm.ActionUpgradeRollback}
+	}
+	if next := w.nextRelease(rec); next != "" {
+		return []string{fsm.ActionUpgrade}
+	}
+	return nil
+}
+
+// nextRelease is a published release newer than the record's, "" if none.
+func (w *World) nextRelease(rec fsm.Record) string {
+	cur := rec.Version
+	if rec.Phase == fsm.PhaseComplete {
+		cur = rec.TargetVersion
+	}
+	for _, v := range w.opts.Releases {
+		if parsed, err := version.Parse(v); err == nil && cur.Less(parsed) {
+			return v
+		}
+	}
+	return ""
+}
+
 // Apply makes c happen. It reports whether c was a fault.
 func (w *World) Apply(ctx context.Context, c Choice) bool {
 	switch c.Kind {
@@ -129,6 +179,14 @@ func (w *World) Apply(ctx context.Context, c Choice) bool {
 		return false
 	case Tick:
 		w.Model.Tick(5 * time.Minute)
+		return false
+	case Operate:
+		params := map[string]any{}
+		if c.Other == fsm.ActionUpgrade {
+			rec, _ := w.Record()
+			params["version"] = w.nextRelease(rec)
+		}
+		w.Model.RunAction(c.Unit, c.Other, params)
 		return false
 	case CutOff:
 		h := w.Begin(c.Unit)
@@ -235,7 +293,7 @@ func (e *Explorer) Explore(ctx context.Context, w *World) error {
 
 func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budget) error {
 	key := w.Key()
-	if seen, ok := e.visited[key]; ok && seen.Faults >= b.Faults && seen.Ticks >= b.Ticks {
+	if seen, ok := e.visited[key]; ok && seen.Faults >= b.Faults && seen.Ticks >= b.Ticks && seen.Actions >= b.Actions {
 		e.Pruned++
 		return nil
 	}
@@ -258,8 +316,11 @@ func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budge
 		if next.Apply(ctx, c) {
 			nb.Faults--
 		}
-		if c.Kind == Tick {
+		switch c.Kind {
+		case Tick:
 			nb.Ticks--
+		case Operate:
+			nb.Actions--
 		}
 		p := append(slices.Clone(path), c)
 		if v := next.Violations(); len(v) > 0 {
@@ -304,18 +365,23 @@ func RandomSchedule(ctx context.Context, w *World, seed uint64, faultRate float6
 		if len(choices) == 0 {
 			break
 		}
-		var steps, faultChoices []Choice
+		var steps, faultChoices, actions []Choice
 		for _, c := range choices {
-			if c.Kind == Step || c.Kind == Tick {
+			switch c.Kind {
+			case Step, Tick:
 				steps = append(steps, c)
-			} else {
+			case Operate:
+				actions = append(actions, c)
+			default:
 				faultChoices = append(faultChoices, c)
 			}
 		}
 		pick := choices[rng.IntN(len(choices))]
-		switch {
-		case len(faultChoices) > 0 && rng.Float64() < faultRate:
+		switch r := rng.Float64(); {
+		case len(faultChoices) > 0 && r < faultRate:
 			pick = faultChoices[rng.IntN(len(faultChoices))]
+		case len(actions) > 0 && r < faultRate+0.03:
+			pick = actions[rng.IntN(len(actions))]
 		case len(steps) > 0:
 			pick = steps[rng.IntN(len(steps))]
 		}
@@ -323,8 +389,11 @@ func RandomSchedule(ctx context.Context, w *World, seed uint64, faultRate float6
 		if w.Apply(ctx, pick) {
 			b.Faults--
 		}
-		if pick.Kind == Tick {
+		switch pick.Kind {
+		case Tick:
 			b.Ticks--
+		case Operate:
+			b.Actions--
 		}
 		if v := w.Violations(); len(v) > 0 {
 			return path, &Failure{Path: path, Err: fmt.Errorf("invariants: %s", strings.Join(v, "; ")), Trace: w.Model.Trace()}

@@ -398,6 +398,12 @@ func (w *World) violate(format string, args ...any) {
 // on an older release than it ran before (Concourse migrated the database
 // when it started the newer one).
 func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
+	if why == "boot" {
+		// systemd replays the unit's last decision before any hook runs:
+		// only what was enabled starts (a worker stopped for an upgrade is
+		// disabled), which CheckState judges after the reboot.
+		return
+	}
 	rec, err := w.governing()
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
@@ -411,10 +417,7 @@ func (w *World) started(unit string, role charm.Role, release version.Version, w
 	if role == charm.RoleWeb {
 		allowed = allowedWeb(rec)
 	}
-	// At boot systemd replays the unit's last decision before any hook
-	// runs; under a rebuilt record the unit has not acted yet.
-	replay := why == "boot" && rec.Outcome == fsm.OutcomeRecovered
-	if !slices.Contains(allowed, release) && !replay {
+	if !slices.Contains(allowed, release) {
 		w.violate("%s %s %s on %s while the committed record (revision %d, %s) allows %v", why, role, release, unit, rec.Revision, rec.Phase, allowed)
 	}
 	if role == charm.RoleWeb {
@@ -444,22 +447,27 @@ func allowedWorker(rec fsm.Record) []version.Version {
 	return nil
 }
 
-// allowedWeb is what web may run while rec is committed (it restarts on the
-// target in COMPLETE, until then it runs the previous release).
+// allowedWeb is what web may start on while rec is committed: the target
+// only once COMPLETE is committed, the previous release before.
 func allowedWeb(rec fsm.Record) []version.Version {
 	switch rec.Phase {
 	case fsm.PhaseIdle:
 		return []version.Version{rec.Version}
 	case fsm.PhaseComplete:
-		return []version.Version{rec.PreviousVersion, rec.TargetVersion}
+		return []version.Version{rec.TargetVersion}
 	}
 	return []version.Version{rec.PreviousVersion}
 }
 
-// CheckState checks what must hold after every step: the record decodes,
-// every member's services run releases the committed record allows (a
-// worker that still drains in PREPARE included), and no worker runs in
-// DOWNLOADING.
+// CheckState checks what must hold at every instant, whatever lags: the
+// record decodes; in DOWNLOADING no member runs a worker (each reported
+// its worker stopped, from what it observed, before the record got there,
+// and a stopped worker is disabled, so not even a reboot starts it); in
+// IDLE every member runs the settled release (except just after a rebuilt
+// or abandoned upgrade, while units restore it). Every start is checked
+// against the committed record when it happens (see started): a unit that
+// has not run a hook since the record moved may still run what an earlier
+// record allowed, as it would under Juju.
 func (w *World) CheckState() error {
 	rec, err := w.governing()
 	if err != nil {
@@ -471,16 +479,17 @@ func (w *World) CheckState() error {
 		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
 			continue
 		}
-		if rec.Outcome == fsm.OutcomeRecovered {
-			continue // units keep what they ran until they act on the rebuilt record
-		}
-		for role, v := range m.Running() {
-			allowed := allowedWorker(rec)
-			if role == charm.RoleWeb {
-				allowed = allowedWeb(rec)
+		running := m.Running()
+		switch {
+		case rec.Phase == fsm.PhaseDownloading:
+			if v, ok := running[charm.RoleWorker]; ok {
+				errs = append(errs, fmt.Errorf("%s runs worker %s while the record (revision %d) switches releases", unit, v, rec.Revision))
 			}
-			if !slices.Contains(allowed, v) {
-				errs = append(errs, fmt.Errorf("%s runs %s %s while the record (revision %d, %s) allows %v", unit, role, v, rec.Revision, rec.Phase, allowed))
+		case rec.Phase == fsm.PhaseIdle && rec.Outcome == fsm.OutcomeFinished:
+			for role, v := range running {
+				if v != rec.Version {
+					errs = append(errs, fmt.Errorf("%s runs %s %s after the upgrade to %s finished (revision %d)", unit, role, v, rec.Version, rec.Revision))
+				}
 			}
 		}
 	}

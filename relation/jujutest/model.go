@@ -311,6 +311,18 @@ func (m *Model) RunAction(unit, name string, params map[string]any) *Action {
 	return a
 }
 
+// RunActionFirst queues an action ahead of the unit's pending hooks: Juju
+// does not promise that an action waits for queued relation hooks.
+func (m *Model) RunActionFirst(unit, name string, params map[string]any) *Action {
+	a := m.RunAction(unit, name, params)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[unit]
+	last := u.queue[len(u.queue)-1]
+	u.queue = append([]Event{last}, u.queue[:len(u.queue)-1]...)
+	return a
+}
+
 // Tick advances the model clock by d and queues update-status on every unit.
 func (m *Model) Tick(d time.Duration) {
 	m.mu.Lock()
