@@ -47,9 +47,6 @@ const (
 	Operate Kind = "operate"
 )
 
-// operatorActions are what an operator may run during an upgrade.
-func operatorActions() []string {
-	return []string{fsm.ActionUpgradeAbort, fsm.ActionUpgradeRetry, fsm.ActionUpgradeRollback, fsm.ActionUpgrade}
 }
 
 // Choice is one thing that happens next.
