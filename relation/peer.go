@@ -117,9 +117,9 @@ type Peers struct {
 	App       AppData
 	// TSAErr is a *TSADataError when the application bag's TSA offer
 	// does not parse; App.TSA is then zero.
-	TSAErr error
-	Own       Member
-	Members   map[string]Member // keyed by unit, the others only
+	TSAErr  error
+	Own     Member
+	Members map[string]Member // keyed by unit, the others only
 
 	// The bags as read, so that writes send only what differs.
 	appBag, ownBag map[string]string

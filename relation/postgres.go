@@ -34,7 +34,9 @@ const (
 // PostgresSecretFields are the fields the charm asks a provider to hand
 // over as Juju secrets (requested-secrets); providers that predate secrets
 // ignore the request and answer in plain fields.
-func PostgresSecretFields() []string { return []string{"username", "password", "tls", "tls-ca", "uris"} }
+func PostgresSecretFields() []string {
+	return []string{"username", "password", "tls", "tls-ca", "uris"}
+}
 
 // PostgresRequest is what the charm's leader writes in its application bag:
 // nothing secret.
