@@ -39,6 +39,41 @@ type Options struct {
 	// OpenVolume opens a unit's volume; charm.OpenVolume (without fsync)
 	// when nil.
 	OpenVolume func(root string) (charm.Volume, error)
+	// Postgres is how the application's PostgreSQL behaves.
+	Postgres PostgresMode
+	// Environ is the charm's environment (Deps.Environ), e.g. Juju's
+	// proxy settings.
+	Environ map[string]string
+}
+
+// PostgresMode is how a world's PostgreSQL behaves.
+type PostgresMode int
+
+const (
+	// PostgresAnswers: related from the start, and the provider answers
+	// the leader's request with PostgresAnswer.
+	PostgresAnswers PostgresMode = iota
+	// PostgresSilent: related, and the test answers (SetRemoteData).
+	PostgresSilent
+	// PostgresAbsent: not related.
+	PostgresAbsent
+)
+
+// PostgresApp is the remote PostgreSQL application's name.
+const PostgresApp = "postgresql"
+
+// PostgresAnswer is what the model's PostgreSQL answers a request with.
+func PostgresAnswer() map[string]string {
+	return map[string]string{"endpoints": "10.9.0.5:5432", "username": "relation-3", "password": "pg-s3cret", "version": "16.4"}
+}
+
+// application is one application of the world: its options, its volume
+// and its PostgreSQL relation.
+type application struct {
+	opts     Options
+	volume   string
+	pg       int // the relation's number, -1 when not related
+	answered bool
 }
 
 // World is a model of Juju running the real charm on every unit, each on
@@ -53,6 +88,7 @@ type World struct {
 	opts   Options
 
 	mu         sync.Mutex
+	apps       map[string]*application
 	machines   map[string]*Machine
 	violations []string
 	webSeen    map[string]version.Version // the newest release each unit's web started on
@@ -64,43 +100,92 @@ func New(dir string, opts Options) (*World, error) {
 	if opts.App == "" {
 		opts.App = "concourse"
 	}
-	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
+	w := &World{App: opts.App, Dir: dir, opts: opts, apps: map[string]*application{}, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
 	for _, v := range opts.Releases {
 		w.Server.AddRelease(v, releasetest.Tarball(v))
 	}
+	w.Model = jujutest.NewModel("test", Epoch)
+	if err := w.Deploy(opts); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Deploy adds an application (opts.App, opts.Units, opts.Config,
+// opts.Postgres, opts.Apart) with its own shared volume; Releases and
+// OpenVolume are the world's.
+func (w *World) Deploy(opts Options) error {
 	cfg := charm.DefaultConfig()
 	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
 	maps.Copy(cfg, opts.Config)
-	w.Model = jujutest.NewModel("test", Epoch)
-	w.Model.Deploy(w.App, filepath.Join(dir, "charm"), cfg)
-	if err := os.MkdirAll(w.sharedDir(), 0o755); err != nil {
-		return nil, err
+	a := &application{opts: opts, volume: filepath.Join(w.Dir, "shared-volume"), pg: -1}
+	if opts.App != w.App {
+		a.volume += "-" + opts.App
+	}
+	w.mu.Lock()
+	w.apps[opts.App] = a
+	w.mu.Unlock()
+	w.Model.Deploy(opts.App, filepath.Join(w.Dir, "charm"), cfg)
+	if opts.Postgres != PostgresAbsent {
+		a.pg = w.Model.RelateRemote(opts.App, "postgresql", PostgresApp, "database")
+	}
+	if err := os.MkdirAll(a.volume, 0o755); err != nil {
+		return err
 	}
 	for i := 0; i < opts.Units; i++ {
-		if _, err := w.AddUnit(); err != nil {
-			return nil, err
+		if _, err := w.AddUnitOf(opts.App); err != nil {
+			return err
 		}
 	}
-	return w, nil
+	return nil
+}
+
+// PostgresRelation is the number of app's PostgreSQL relation (-1 when
+// not related), for SetRemoteData, RemoteAppBag and Unrelate.
+func (w *World) PostgresRelation(app string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.apps[app].pg
+}
+
+// answerPostgres is the model's PostgreSQL provider: it answers a request
+// once, as a provider does when the requirer's leader asks.
+func (w *World) answerPostgres() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, a := range w.apps {
+		if a.opts.Postgres != PostgresAnswers || a.answered || a.pg < 0 {
+			continue
+		}
+		if w.Model.RemoteAppBag(a.pg, name)["database"] != "" {
+			w.Model.SetRemoteData(a.pg, PostgresAnswer())
+			a.answered = true
+		}
+	}
 }
 
 // Close stops the release server.
 func (w *World) Close() { w.Server.Close() }
 
-func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
+// AddUnit adds a unit of the world's first application with its machine
+// and storage; it returns its name.
+func (w *World) AddUnit() (string, error) { return w.AddUnitOf(w.App) }
 
-// AddUnit adds a unit with its machine and storage; it returns its name.
-func (w *World) AddUnit() (string, error) {
-	n := len(w.Model.Units(w.App)) + len(w.removedUnits())
-	name := fmt.Sprintf("%s/%d", w.App, n)
-	storage := w.sharedDir()
-	if slices.Contains(w.opts.Apart, name) {
-		storage = filepath.Join(w.Dir, "volume-"+fmt.Sprint(n))
+// AddUnitOf adds a unit of app.
+func (w *World) AddUnitOf(app string) (string, error) {
+	w.mu.Lock()
+	a := w.apps[app]
+	w.mu.Unlock()
+	n := len(w.Model.Units(app)) + len(w.removedUnits(app))
+	name := fmt.Sprintf("%s/%d", app, n)
+	storage := a.volume
+	if slices.Contains(a.opts.Apart, name) {
+		storage = filepath.Join(w.Dir, "volume-"+strings.ReplaceAll(name, "/", "-"))
 		if err := os.MkdirAll(storage, 0o755); err != nil {
 			return "", err
 		}
 	}
-	u := w.Model.AddUnit(w.App, storage)
+	u := w.Model.AddUnit(app, storage)
 	if u.Name.String() != name {
 		return "", fmt.Errorf("charmtest: expected unit %s, the model added %s", name, u.Name)
 	}
@@ -110,10 +195,10 @@ func (w *World) AddUnit() (string, error) {
 	return name, os.MkdirAll(w.stateDir(name), 0o700)
 }
 
-func (w *World) removedUnits() []string {
+func (w *World) removedUnits(app string) []string {
 	var gone []string
 	for name := range w.machines {
-		if !slices.Contains(w.Model.Units(w.App), name) {
+		if strings.HasPrefix(name, app+"/") && !slices.Contains(w.Model.Units(app), name) {
 			gone = append(gone, name)
 		}
 	}
@@ -139,6 +224,7 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
 		}
 	}
+	environ := maps.Clone(w.opts.Environ)
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
 		return charm.Run(ctx, hc, charm.Deps{
 			Juju:       j,
@@ -147,7 +233,10 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			StateDir:   w.stateDir(unit),
 			Clock:      func() time.Time { return w.Model.Now(unit) },
 			Binary:     "/usr/bin/true",
-			Environ:    func(string) string { return "" },
+			Environ:    func(k string) string { return environ[k] },
+			// Small keys: a world deploys many clusters; the size is
+			// concourse's to test.
+			KeyBits: 1024,
 		})
 	}
 }
@@ -166,6 +255,7 @@ func (w *World) Step(ctx context.Context, unit string) error {
 }
 
 func (w *World) afterStep() {
+	w.answerPostgres()
 	w.mu.Lock()
 	w.steps++
 	w.mu.Unlock()
@@ -202,9 +292,20 @@ func (w *World) Converge(ctx context.Context, rounds int) error {
 	return w.CheckConverged()
 }
 
-// Record is the committed upgrade record.
-func (w *World) Record() (fsm.Record, error) {
-	return fsm.DecodeRecord(w.Model.AppBag(w.App))
+// Record is the committed upgrade record of the world's first
+// application.
+func (w *World) Record() (fsm.Record, error) { return w.RecordOf(w.App) }
+
+// RecordOf is the committed upgrade record of app.
+func (w *World) RecordOf(app string) (fsm.Record, error) {
+	return fsm.DecodeRecord(w.Model.AppBag(app))
+}
+
+// Apps lists the world's applications, sorted.
+func (w *World) Apps() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.apps))
 }
 
 // Ack is a unit's committed ack.
@@ -234,7 +335,8 @@ func (w *World) violate(format string, args ...any) {
 // on an older release than it ran before (Concourse migrated the database
 // when it started the newer one).
 func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
-	rec, err := w.Record()
+	app, _, _ := strings.Cut(unit, "/")
+	rec, err := w.RecordOf(app)
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
 		return
@@ -294,14 +396,22 @@ func allowedWeb(rec fsm.Record) []version.Version {
 // worker that still drains in PREPARE included), and no worker runs in
 // DOWNLOADING.
 func (w *World) CheckState() error {
-	rec, err := w.Record()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkState(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkState(app string) error {
+	rec, err := w.RecordOf(app)
 	if err != nil {
-		return fmt.Errorf("the record does not decode: %w", err)
+		return fmt.Errorf("the record of %s does not decode: %w", app, err)
 	}
 	var errs []error
 	for _, unit := range rec.Members {
 		m := w.Machine(unit)
-		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
+		if m == nil || !slices.Contains(w.Model.Units(app), unit) {
 			continue
 		}
 		for role, v := range m.Running() {
@@ -322,14 +432,22 @@ func (w *World) CheckState() error {
 // the command to run; and the shared volume's `current` naming what the
 // record says.
 func (w *World) CheckConverged() error {
-	rec, err := w.Record()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkConverged(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkConverged(app string) error {
+	rec, err := w.RecordOf(app)
 	if err != nil {
 		return err
 	}
 	switch rec.Phase {
 	case fsm.PhaseFailed:
-		st, _ := w.Model.AppStatus(w.App)
-		if !strings.Contains(st.Message, "juju run "+w.App+"/leader upgrade-") {
+		st, _ := w.Model.AppStatus(app)
+		if !strings.Contains(st.Message, "juju run "+app+"/leader upgrade-") {
 			return fmt.Errorf("failed, but the status does not name the command: %q", st.Message)
 		}
 		return nil
@@ -341,7 +459,7 @@ func (w *World) CheckConverged() error {
 		return errors.New("no release settled yet")
 	}
 	var errs []error
-	for _, unit := range w.Model.Units(w.App) {
+	for _, unit := range w.Model.Units(app) {
 		if !rec.IsMember(unit) {
 			errs = append(errs, fmt.Errorf("%s is not a member", unit))
 			continue
