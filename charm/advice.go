@@ -163,7 +163,7 @@ func wiringAdvice() []advice {
 		}},
 		{"RuntimeConflictError", as[*concourse.RuntimeConflictError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*concourse.RuntimeConflictError](err)
-			return fmt.Sprintf("%s: drop it from juju config %s worker-environment, or change worker-runtime", e, app)
+			return fmt.Sprintf("Fix juju config %s worker-environment: runtime %s refuses %s", app, e.Runtime, e.Key)
 		}},
 		{"ManagedSettingError", as[*concourse.ManagedSettingError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*concourse.ManagedSettingError](err)
