@@ -3,7 +3,6 @@ package charm
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
@@ -130,9 +129,9 @@ func wiringAdvice() []advice {
 			e := unwrapAs[*relation.PostgresUnusableError](err)
 			what := e.Err.Error()
 			if d := unwrapAs[*concourse.PostgresDataError](err); d != nil {
-				what = d.Field + " " + d.Reason
+				what = d.Field + ": " + d.Reason
 			}
-			return fmt.Sprintf("Web stopped: PostgreSQL (%s) sent unusable %s; fix %s or: juju remove-relation %s %s", e.Remote, what, e.Remote, app, e.Remote)
+			return fmt.Sprintf("Web stopped: PostgreSQL (%s) sent unusable %s", e.Remote, what)
 		}},
 		{"NoTSAError/worker", func(err error) bool {
 			e := unwrapAs[*NoTSAError](err)
@@ -156,10 +155,11 @@ func wiringAdvice() []advice {
 		}},
 		{"CorruptKeyError", as[*concourse.CorruptKeyError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*concourse.CorruptKeyError](err)
-			return fmt.Sprintf("%s; restore it, or move %s aside for new keys", e.Error(), filepath.Dir(e.Path))
+			return fmt.Sprintf("Key file %s %s: restore it, or move its directory aside for new keys", e.Path, e.Reason)
 		}},
 		{"PortRangeError", as[*concourse.PortRangeError](), relation.Blocked, func(err error, app string) string {
-			return fmt.Sprintf("%s: juju config %s web-port=8080", unwrapAs[*concourse.PortRangeError](err), app)
+			e := unwrapAs[*concourse.PortRangeError](err)
+			return fmt.Sprintf("Unit number %d puts %s at %d: lower juju config %s web-port", e.Unit, e.Setting, e.Port, app)
 		}},
 		{"RuntimeConflictError", as[*concourse.RuntimeConflictError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*concourse.RuntimeConflictError](err)
@@ -167,7 +167,7 @@ func wiringAdvice() []advice {
 		}},
 		{"ManagedSettingError", as[*concourse.ManagedSettingError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*concourse.ManagedSettingError](err)
-			return fmt.Sprintf("%s: drop it from juju config %s %s-environment", e, app, e.Role)
+			return fmt.Sprintf("Fix juju config %s %s-environment: %s", app, e.Role, passThroughProblem(e))
 		}},
 		{"MissingSettingError/external-url", func(err error) bool {
 			e := unwrapAs[*concourse.MissingSettingError](err)

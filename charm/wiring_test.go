@@ -133,7 +133,7 @@ func TestPostgresLateGarbageAndGone(t *testing.T) {
 	settle(t, w)
 	st := w.Model.Status("concourse/0")
 	assert.Equal(t, relation.Blocked, st.State)
-	assert.Contains(t, st.Message, "Web stopped: PostgreSQL (postgresql) sent unusable endpoints")
+	assert.Contains(t, st.Message, "Web stopped: PostgreSQL (postgresql) sent unusable endpoints: ")
 	assert.NotContains(t, w.Machine("concourse/0").Running(), charm.RoleWeb)
 
 	w.Model.AddSecret("secret:pg-user", map[string]string{"username": "relation-3", "password": "from-a-secret"})
@@ -148,7 +148,7 @@ func TestPostgresLateGarbageAndGone(t *testing.T) {
 	settle(t, w)
 	st = w.Model.Status("concourse/0")
 	assert.Equal(t, "blocked", string(st.State))
-	assert.Contains(t, st.Message, "sent unusable password contains a control character")
+	assert.Contains(t, st.Message, "sent unusable password: contains a control character")
 	assert.NotContains(t, w.Machine("concourse/0").Running(), charm.RoleWeb, "web stops on data it cannot use")
 	assert.Contains(t, w.Machine("concourse/0").Journal, "stop concourse-web-concourse-0.service")
 	assert.Equal(t, "active: worker 7.14.3", status(w, "concourse/1"), "workers keep running")
