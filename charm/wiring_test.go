@@ -484,3 +484,24 @@ func testCA(t *testing.T) string {
 	require.NoError(t, err)
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
+
+// In mode auto web follows leadership: the new leader's TSA replaces the
+// old one's in every worker's settings, and the old leader becomes a
+// worker that registers with it.
+func TestLeadershipMovesTheTSA(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, charmtest.Options{Units: 3})
+	converge(t, w)
+	assert.Equal(t, "10.1.1.10:2222", envOf(t, w, "concourse/2", charm.RoleWorker)["CONCOURSE_TSA_HOST"])
+	w.Model.SetLeader("concourse/1")
+	converge(t, w)
+	assert.Equal(t, "active: web 7.14.3", status(w, "concourse/1"))
+	for _, u := range []string{"concourse/0", "concourse/2"} {
+		assert.Equal(t, "active: worker 7.14.3", status(w, u))
+		assert.Equal(t, "10.1.1.11:2235", envOf(t, w, u, charm.RoleWorker)["CONCOURSE_TSA_HOST"], u)
+	}
+	assert.NotContains(t, w.Machine("concourse/0").Running(), charm.RoleWeb)
+	offer, err := relation.ParseTSAOffer("concourse", w.Model.AppBag("concourse"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.1.1.11:2235"}, offer.Hosts)
+}
