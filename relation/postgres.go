@@ -130,18 +130,11 @@ func (e *SecretReadError) Unwrap() error { return e.Err }
 // it breaks in this hook). database is what the charm asked for. An error
 // is a hook tool failing; what the provider sent is judged in Postgres.Err.
 func ReadPostgres(ctx context.Context, j Juju, hc Context, database string) (*Postgres, error) {
-	ids, err := LiveRelationIDs(ctx, j, hc, PostgresEndpoint)
-	if err != nil || len(ids) == 0 {
+	id, remote, bag, ok, err := remoteAppBag(ctx, j, hc, PostgresEndpoint)
+	if err != nil || !ok {
 		return nil, err
 	}
-	p := &Postgres{ID: ids[0]}
-	if p.Remote, err = j.RelationRemoteApp(ctx, p.ID); err != nil {
-		return nil, err
-	}
-	bag, err := j.RelationGet(ctx, p.ID, p.Remote, true)
-	if err != nil {
-		return nil, err
-	}
+	p := &Postgres{ID: id, Remote: remote}
 	p.Data, p.Err = DecodePostgres(ctx, j, p.Remote, bag, database)
 	return p, nil
 }

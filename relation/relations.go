@@ -19,6 +19,23 @@ func LiveRelationIDs(ctx context.Context, j Juju, hc Context, endpoint string) (
 	return ids, nil
 }
 
+// remoteAppBag reads the application bag of the other side of the one
+// live relation on endpoint (limit 1): ok is false when there is none.
+func remoteAppBag(ctx context.Context, j Juju, hc Context, endpoint string) (id, remote string, bag map[string]string, ok bool, err error) {
+	ids, err := LiveRelationIDs(ctx, j, hc, endpoint)
+	if err != nil || len(ids) == 0 {
+		return "", "", nil, false, err
+	}
+	id = ids[0]
+	if remote, err = j.RelationRemoteApp(ctx, id); err != nil {
+		return "", "", nil, false, err
+	}
+	if bag, err = j.RelationGet(ctx, id, remote, true); err != nil {
+		return "", "", nil, false, err
+	}
+	return id, remote, bag, true, nil
+}
+
 // writeChanged writes data to this unit's bag (or, with app, its
 // application's) in relation id, only the keys that differ from the bag as
 // it reads now, so an unchanged bag wakes nobody.

@@ -108,18 +108,11 @@ type WebTSA struct {
 // ReadWebTSA reads the web-tsa relation: nil when there is none (or it
 // breaks in this hook).
 func ReadWebTSA(ctx context.Context, j Juju, hc Context) (*WebTSA, error) {
-	ids, err := LiveRelationIDs(ctx, j, hc, WebTSAEndpoint)
-	if err != nil || len(ids) == 0 {
+	id, remote, bag, ok, err := remoteAppBag(ctx, j, hc, WebTSAEndpoint)
+	if err != nil || !ok {
 		return nil, err
 	}
-	w := &WebTSA{ID: ids[0]}
-	if w.Remote, err = j.RelationRemoteApp(ctx, w.ID); err != nil {
-		return nil, err
-	}
-	bag, err := j.RelationGet(ctx, w.ID, w.Remote, true)
-	if err != nil {
-		return nil, err
-	}
+	w := &WebTSA{ID: id, Remote: remote}
 	w.Offer, w.Err = ParseTSAOffer("application "+w.Remote, bag)
 	return w, nil
 }
