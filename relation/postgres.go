@@ -216,7 +216,8 @@ func DecodePostgres(ctx context.Context, j Juju, remote string, bag map[string]s
 	if t := strings.TrimSpace(fields[KeyPostgresTLS]); t != "" {
 		tls, err := strconv.ParseBool(t)
 		if err != nil {
-			return unusable(&concourse.PostgresDataError{Field: KeyPostgresTLS, Reason: fmt.Sprintf("%q is neither True nor False", t)})
+			// Not repeated: it may come from a secret.
+			return unusable(&concourse.PostgresDataError{Field: KeyPostgresTLS, Reason: "is neither True nor False"})
 		}
 		d.TLS = tls
 	}
