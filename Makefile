@@ -3,8 +3,8 @@ GO          ?= go
 BIN         := bin/concourse-ci-machine
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
-# The systemd-backed tests start their own private `systemd --user`; see
-# services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
+# The systemd-backed tests start their own private system-mode systemd (PID 1
+# of private namespaces); see services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
 TEST_TIMEOUT := 9m
 
 .PHONY: all build test bench demo charm docs lint fuzz clean

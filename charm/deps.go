@@ -7,6 +7,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // Deps is everything with side effects that a dispatch uses besides its
@@ -103,22 +104,21 @@ type StageRequest struct {
 }
 
 // Services is the machine's systemd, as the charm uses it. Production:
-// services.Manager over D-Bus.
+// services.Manager over D-Bus (see Systemd).
 type Services interface {
 	// Install writes the unit (and its environment file) and reports
 	// whether anything changed.
 	Install(ctx context.Context, u Unit) (bool, error)
 	// Start starts the unit; starting a running unit changes nothing.
 	Start(ctx context.Context, name string) error
-	// Restart restarts the unit (a worker drains first).
+	// Restart stops (a worker drains first) and starts the unit.
 	Restart(ctx context.Context, name string) error
-	// Stop stops the unit, a worker after draining, and says how the
-	// drain ended.
-	Stop(ctx context.Context, name string) (Drain, error)
+	// Stop stops the unit, a worker after draining, and says how it ended.
+	Stop(ctx context.Context, name string) (services.Outcome, error)
 	// Retire stops a worker for good: it retires from the ATC. offline is
 	// the command that retires it when it is not running.
-	Retire(ctx context.Context, name string, offline []string) (Drain, error)
-	// SetEnabled enables or disables start at boot.
+	Retire(ctx context.Context, name string, offline []string) (services.Outcome, error)
+	// SetEnabled enables or disables start at boot (idempotent).
 	SetEnabled(ctx context.Context, name string, enabled bool) error
 	State(ctx context.Context, name string) (ServiceState, error)
 	Uninstall(ctx context.Context, name string) error
@@ -133,34 +133,11 @@ type Unit struct {
 	File    []byte
 	// EnvPath and Env are its environment file (mode 0600).
 	EnvPath string
-	Env     []byte
+	Env     map[string]string
 }
 
 // ServiceState is what systemd says about a unit.
 type ServiceState struct {
 	Installed bool
 	Active    bool
-	Enabled   bool
-}
-
-// Drain says how a worker's stop ended.
-type Drain int
-
-// How a drain can end.
-const (
-	// DrainNothing: there was nothing running to drain.
-	DrainNothing Drain = iota
-	// DrainClean: the worker landed or retired and exited by itself.
-	DrainClean
-	// DrainNotHeard: the worker exited but the ATC never heard of it
-	// (web unreachable): it will show as stalled.
-	DrainNotHeard
-	// DrainTerminated: the drain timeout ran out; SIGTERM ended it.
-	DrainTerminated
-	// DrainKilled: it had to be killed.
-	DrainKilled
-)
-
-func (d Drain) String() string {
-	return [...]string{"nothing to drain", "drained", "not heard by the ATC", "terminated at the drain timeout", "killed"}[d]
 }

@@ -45,7 +45,7 @@ func (h *hook) ensureKeys(ctx context.Context) (clusterKeys, error) {
 	if k, ok := readCompleteKeys(dir); ok {
 		return k, nil
 	}
-	res, err := concourse.EnsureKeys(volumeLock{ctx: ctx, vol: h.vol, unit: h.self}, dir, concourse.KeyOptions{Bits: h.d.KeyBits, Writer: h.writer})
+	res, err := concourse.EnsureKeys(volumeLock{ctx: ctx, vol: h.vol, unit: h.self}, dir, concourse.KeyOptions{Bits: h.d.KeyBits})
 	if err != nil {
 		return clusterKeys{}, err
 	}
@@ -111,7 +111,7 @@ func (h *hook) adminPassword(ctx context.Context) (string, error) {
 		// Hex: Concourse's local users are "user:password" pairs separated
 		// by commas, so the password holds neither.
 		password = fsutil.RandomHex(16)
-		return h.writer.WriteFile(filepath.Join(h.vol.KeysDir(), adminPasswordFile), []byte(password+"\n"), 0o600)
+		return fsutil.WriteFile(filepath.Join(h.vol.KeysDir(), adminPasswordFile), []byte(password+"\n"), 0o600)
 	})
 	if err != nil {
 		return "", fmt.Errorf("create the admin password: %w", err)

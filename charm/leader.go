@@ -29,7 +29,11 @@ func (h *hook) decide(ctx context.Context) {
 	if err != nil {
 		h.problems = append(h.problems, err)
 	}
-	if rebuilt, ok := fsm.Recover(rec, acks, fenced, cur); ok {
+	peers := activePeers(h.hc, p.Others)
+	if rebuilt, ok := fsm.Recover(rec, fsm.Evidence{
+		Acks: acks, Members: fsm.LeaderView{Self: h.self, Peers: peers}.Members(), FenceRevision: fenced, FenceVersion: cur,
+		WrittenGeneration: h.local.WrittenGeneration, WrittenRevision: h.local.WrittenRevision,
+	}); ok {
 		h.next = rebuilt
 		h.notes = append(h.notes, rebuilt.LastError)
 		return
@@ -44,7 +48,7 @@ func (h *hook) decide(ctx context.Context) {
 		since = h.d.Clock()
 	}
 	d, err := fsm.LeaderStep(h.next, fsm.LeaderView{
-		Self: h.self, Peers: activePeers(h.hc, p.Others), Acks: acks, Now: h.d.Clock(), PhaseSince: since,
+		Self: h.self, Peers: peers, Acks: acks, Now: h.d.Clock(), PhaseSince: since,
 	})
 	if err != nil {
 		h.problems = append(h.problems, err)
@@ -121,5 +125,7 @@ func (h *hook) writeDecision(ctx context.Context) error {
 	if !h.leader || h.peers == nil || h.peers.RecordErr != nil || h.vol == nil || h.cfgErr != nil {
 		return nil
 	}
+	h.local.WrittenGeneration = max(h.local.WrittenGeneration, h.next.Generation)
+	h.local.WrittenRevision = max(h.local.WrittenRevision, h.next.Revision)
 	return h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp)
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
 
@@ -32,10 +31,9 @@ type hook struct {
 	roles  Roles
 	vol    Volume
 	volErr error
-	shared bool // this unit's volume is the leader's
+	apart  bool // this unit's volume is not the leader's (tokens differ)
 	peers  *relation.Peers
 	local  *localState
-	writer fsutil.Writer
 
 	// What acting produced, for the ack and the status.
 	problems []error  // failures worth an error in the ack and a status line
@@ -88,7 +86,7 @@ func Run(ctx context.Context, hc relation.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := h.local.save(d.StateDir, h.writer); err != nil {
+	if err := h.local.save(d.StateDir); err != nil {
 		return err
 	}
 	return h.setStatus(ctx)
@@ -148,7 +146,10 @@ func (h *hook) reconcile(ctx context.Context) error {
 		h.prestage(ctx, h.cfg.Version)
 		return nil
 	}
-	h.shared = h.peers.App.VolumeToken != "" && h.peers.App.VolumeToken == h.token(ctx)
+	if leaderToken := h.peers.App.VolumeToken; leaderToken != "" {
+		own := h.token(ctx)
+		h.apart = own != "" && own != leaderToken
+	}
 	if err := h.actOnRecord(ctx); err != nil {
 		return err
 	}

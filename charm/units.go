@@ -18,10 +18,13 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
-// unitName is the systemd unit of a role on a charm unit: one per charm
-// unit, so two units on one machine (as in the demo) never collide.
+// unitName is the systemd unit of a role on a charm unit (services names
+// them: one per charm unit, so two units on one machine never collide).
 func unitName(role Role, u unitname.Name) string {
-	return "concourse-" + string(role) + "-" + u.Slug() + ".service"
+	if role == RoleWeb {
+		return services.WebUnitName(u)
+	}
+	return services.WorkerUnitName(u)
 }
 
 // releaseURL fills the configured URL template with v.
@@ -37,10 +40,15 @@ type auxFile struct {
 	mode fs.FileMode
 }
 
+// FilesDigestVariable is set in every environment the charm renders to
+// the digest of the files it names besides the cluster's keys (the
+// authorized worker keys, the TSA's host keys, PostgreSQL's CA): the
+// environment, and with it the service, changes exactly when one of them
+// does. Concourse ignores it (it is not a CONCOURSE_* setting).
+const FilesDigestVariable = "CHARM_FILES_SHA256"
+
 // renderUnit renders the role's unit pinned to releases/<v> and its
-// environment file, and writes the files the environment names. The
-// environment file ends with the digest of each of those files, so that
-// it, and with it the service, changes exactly when one of them does.
+// environment, and writes the files the environment names.
 func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Unit, error) {
 	name := unitName(role, h.hc.Unit)
 	bin := filepath.Join(h.vol.ReleaseDir(v), "concourse", "bin", "concourse")
@@ -49,32 +57,33 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 	if err != nil {
 		return Unit{}, err
 	}
-	envFile, err := services.RenderEnvironmentFile(env)
-	if err != nil {
-		return Unit{}, fmt.Errorf("render the %s environment: %w", role, err)
-	}
+	digest := sha256.New()
 	for _, f := range files {
 		if _, err := fsutil.WriteFileIfChanged(f.path, f.data, f.mode); err != nil {
 			return Unit{}, err
 		}
 		sum := sha256.Sum256(f.data)
-		envFile = fmt.Appendf(envFile, "# %s sha256:%s\n", f.path, hex.EncodeToString(sum[:]))
+		fmt.Fprintf(digest, "%s %x\n", f.path, sum)
 	}
+	env[FilesDigestVariable] = hex.EncodeToString(digest.Sum(nil))
 	var file services.UnitFile
 	switch role {
 	case RoleWorker:
+		workDir := env["CONCOURSE_WORK_DIR"]
 		file, err = services.WorkerUnit{
-			Name:            name,
-			Description:     fmt.Sprintf("Concourse CI worker %s (%s)", v, h.self),
+			Unit:            h.hc.Unit,
+			Description:     fmt.Sprintf("Concourse CI worker %s of %s", v, h.self),
 			Command:         []string{bin, "worker"},
+			DrainHelper:     []string{h.d.Binary, "drain-worker"},
 			EnvironmentFile: envPath,
-			WorkDir:         env["CONCOURSE_WORK_DIR"],
+			WorkDir:         workDir,
+			MountsUnder:     workDir,
 			DrainTimeout:    h.cfg.DrainTimeout,
 		}.Render()
 	case RoleWeb:
 		file, err = services.WebUnit{
-			Name:            name,
-			Description:     fmt.Sprintf("Concourse CI web %s (%s)", v, h.self),
+			Unit:            h.hc.Unit,
+			Description:     fmt.Sprintf("Concourse CI web %s of %s", v, h.self),
 			Command:         []string{bin, "web"},
 			EnvironmentFile: envPath,
 		}.Render()
@@ -82,7 +91,7 @@ func (h *hook) renderUnit(ctx context.Context, role Role, v version.Version) (Un
 	if err != nil {
 		return Unit{}, err
 	}
-	return Unit{Name: name, Role: role, Release: v, File: file.Content, EnvPath: envPath, Env: envFile}, nil
+	return Unit{Name: name, Role: role, Release: v, File: file.Content, EnvPath: envPath, Env: env}, nil
 }
 
 // environment is the role's settings and the files they name.

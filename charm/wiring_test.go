@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -56,35 +57,12 @@ func converge(t *testing.T, w *charmtest.World) {
 	assert.Empty(t, w.Violations())
 }
 
-// envOf reads back the environment file the charm installed for a role on
-// unit, as systemd reads it.
+// envOf is the environment the charm installed for a role on unit.
 func envOf(t *testing.T, w *charmtest.World, unit string, role charm.Role) map[string]string {
 	t.Helper()
 	u, ok := w.Machine(unit).Installed()[role]
 	require.True(t, ok, "%s has no %s unit", unit, role)
-	return parseEnvFile(t, u.Env)
-}
-
-func parseEnvFile(t *testing.T, data []byte) map[string]string {
-	t.Helper()
-	env := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, quoted, ok := strings.Cut(line, "=")
-		require.True(t, ok, line)
-		require.True(t, len(quoted) >= 2 && quoted[0] == '"' && quoted[len(quoted)-1] == '"', line)
-		var v strings.Builder
-		for i := 1; i < len(quoted)-1; i++ {
-			if quoted[i] == '\\' {
-				i++
-			}
-			v.WriteByte(quoted[i])
-		}
-		env[k] = v.String()
-	}
-	return env
+	return maps.Clone(u.Env)
 }
 
 func status(w *charmtest.World, unit string) string { return w.Model.Status(unit).String() }
@@ -469,8 +447,13 @@ func TestAuxiliaryFilesAndTheirModes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(ca), "BEGIN CERTIFICATE")
 	u := w.Machine("concourse/0").Installed()[charm.RoleWeb]
-	assert.Contains(t, string(u.Env), "# "+web["CONCOURSE_POSTGRES_CA_CERT"]+" sha256:", "the environment changes with the files it names")
+	assert.Len(t, u.Env[charm.FilesDigestVariable], 64, "the environment changes with the files it names")
 	assert.True(t, slices.ContainsFunc(strings.Split(string(u.File), "\n"), func(l string) bool { return l == "EnvironmentFile="+u.EnvPath }))
+	before := u.Env[charm.FilesDigestVariable]
+	answer["tls-ca"] = testCA(t)
+	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
+	converge(t, w)
+	assert.NotEqual(t, before, envOf(t, w, "concourse/0", charm.RoleWeb)[charm.FilesDigestVariable], "a new CA, a new environment")
 }
 
 // testCA is a self-signed certificate in PEM, as a provider's tls-ca.

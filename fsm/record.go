@@ -49,10 +49,13 @@ const (
 	OutcomeFinished   Outcome = "finished"
 	OutcomeAborted    Outcome = "aborted"
 	OutcomeRolledBack Outcome = "rolled-back"
+	// OutcomeRecovered: the record was lost (a wiped application bag) and
+	// the leader rebuilt it; units still run what they ran until they act.
+	OutcomeRecovered Outcome = "recovered"
 )
 
 func outcomes() []Outcome {
-	return []Outcome{OutcomeNone, OutcomeFinished, OutcomeAborted, OutcomeRolledBack}
+	return []Outcome{OutcomeNone, OutcomeFinished, OutcomeAborted, OutcomeRolledBack, OutcomeRecovered}
 }
 
 // Record is the leader's decision, kept in the peer relation's application

@@ -16,6 +16,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
 // deadlockGuard bounds tests that wait on other goroutines or processes; it
@@ -137,4 +138,47 @@ func assertCurrent(t *testing.T, v *storage.Volume, want string) {
 func isType[E error](err error) bool {
 	_, ok := errors.AsType[E](err)
 	return ok
+}
+
+// serve starts a release server, closed at cleanup, with the tarballs given
+// by version.
+func serve(t testing.TB, tarballs map[string][]byte) *releasetest.Server {
+	t.Helper()
+	srv := releasetest.NewServer()
+	t.Cleanup(srv.Close)
+	for v, tarball := range tarballs {
+		srv.AddRelease(v, tarball)
+	}
+	return srv
+}
+
+// servePlain is serve with the plain tarball of each version.
+func servePlain(t testing.TB, versions ...string) *releasetest.Server {
+	t.Helper()
+	tarballs := map[string][]byte{}
+	for _, v := range versions {
+		tarballs[v] = releasetest.Tarball(v)
+	}
+	return serve(t, tarballs)
+}
+
+// holdInstalling takes the lock on root as unit, with a clock stopped at
+// at, and writes its progress marker for v, as a unit that downloads does.
+func holdInstalling(t testing.TB, root, unit string, at time.Time, v string) *storage.Lock {
+	t.Helper()
+	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return at })).TryLock(storage.Holder{Unit: unit})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = held.Release() })
+	require.NoError(t, held.WriteProgress(ver(v)))
+	return held
+}
+
+// assertInstalledOnce checks the end of a race: one download of v, `current`
+// names it and nothing partial is left.
+func assertInstalledOnce(t *testing.T, srv *releasetest.Server, root, v string) {
+	t.Helper()
+	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath(v)), "exactly one download")
+	vol := openVolume(t, root)
+	assertCurrent(t, vol, v)
+	assertNoPartials(t, vol)
 }

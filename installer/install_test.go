@@ -24,9 +24,7 @@ import (
 func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 	t.Parallel()
 	tarball := releasetest.Tarball("7.14.3")
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", tarball)
+	srv := serve(t, map[string][]byte{"7.14.3": tarball})
 	v := openVolume(t, t.TempDir())
 	rec := &recorder{}
 
@@ -77,9 +75,7 @@ func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 func TestInstallConcurrentGoroutines(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := servePlain(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
@@ -136,23 +132,16 @@ func TestInstallConcurrentGoroutines(t *testing.T) {
 		assert.True(t, strings.HasPrefix(first, "Waiting for Concourse 7.14.3 ("), first)
 		assert.Contains(t, first, fmt.Sprintf("concourse/%d for 0s)", downloader))
 	}
-	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
-	v := openVolume(t, root)
-	assertCurrent(t, v, "7.14.3")
-	assertNoPartials(t, v)
+	assertInstalledOnce(t, srv, root, "7.14.3")
 }
 
 // A unit waiting for a downloader reports who downloads and since when; when
 // the downloader goes away without installing, the waiter downloads.
 func TestInstallWaitsAndReportsTheHolder(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := servePlain(t, "7.14.3")
 	root := t.TempDir()
-	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
-	require.NoError(t, err)
-	require.NoError(t, held.WriteProgress(ver("7.14.3")))
+	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
 	v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch.Add(42 * time.Second) }))
 	rec := &recorder{}
@@ -186,9 +175,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+			srv := servePlain(t, "7.14.3")
 			root := t.TempDir()
 			holderVol := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch }))
 			held, err := holderVol.TryLock(storage.Holder{Unit: "concourse/0"})
@@ -224,14 +211,9 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 // lock stays its.
 func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := servePlain(t, "7.14.3")
 	root := t.TempDir()
-	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = held.Release() })
-	require.NoError(t, held.WriteProgress(ver("7.14.3")))
+	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
 	v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch.Add(storage.StuckAfter + time.Minute) }))
 	rec := &recorder{}
@@ -261,11 +243,7 @@ func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 // revision.
 func TestStageThenInstall(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	for _, r := range []string{"7.14.2", "7.14.3"} {
-		srv.AddRelease(r, releasetest.Tarball(r))
-	}
+	srv := servePlain(t, "7.14.2", "7.14.3")
 	v := openVolume(t, t.TempDir())
 	_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.2"))
 	require.NoError(t, err)
@@ -346,9 +324,7 @@ func TestInstallFailuresLeaveCurrentAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("1.0.0", releasetest.Tarball("1.0.0"))
+			srv := servePlain(t, "1.0.0")
 			srv.AddRelease("7.14.3", good)
 			v := openVolume(t, t.TempDir())
 			_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("1.0.0"))
@@ -378,9 +354,7 @@ func TestInstallRetriesAfterTruncationFromScratch(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 512 << 10})
 	require.NoError(t, err)
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", tarball)
+	srv := serve(t, map[string][]byte{"7.14.3": tarball})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultTruncate, After: int64(len(tarball) * 3 / 4)})
 	v := openVolume(t, t.TempDir())
 	res, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
@@ -405,9 +379,7 @@ func TestInstallRetriesATruncatedArchiveOnce(t *testing.T) {
 	for _, cuts := range []int{1, 2} {
 		t.Run(fmt.Sprintf("cut %d times", cuts), func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("7.14.3", tarball)
+			srv := serve(t, map[string][]byte{"7.14.3": tarball})
 			srv.OmitContentLength(true)
 			for range cuts {
 				srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultTruncate, After: int64(len(tarball) / 2)})
@@ -463,12 +435,8 @@ func TestInstallRefusesAVersionThatCannotNameARelease(t *testing.T) {
 
 func TestInstallPrunesOldReleases(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
 	versions := []string{"7.12.0", "7.13.0", "7.14.0-rc.1", "7.14.0", "7.14.1"}
-	for _, r := range versions {
-		srv.AddRelease(r, releasetest.Tarball(r))
-	}
+	srv := servePlain(t, versions...)
 	v := openVolume(t, t.TempDir())
 	var pruned []version.Version
 	for i, r := range versions {
@@ -529,4 +497,70 @@ func TestFormatDownloadProgress(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, FormatDownloadProgress(ver("7.14.3"), tt.p))
 	}
+}
+
+// A waiter looks for the release without the lock: once it is in place (and
+// `current` names it, to install) the waiter is done at once, even while
+// another unit still holds the lock, so waiters do not take the lock in
+// turn just to look.
+func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
+	t.Parallel()
+	srv := servePlain(t, "7.14.3")
+	root := t.TempDir()
+	_, err := New(openVolume(t, root), testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
+	require.NoError(t, err)
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.4") // and it keeps the lock
+
+	for _, stage := range []bool{true, false} {
+		rec := &recorder{}
+		opts := testOpts("concourse/1", srv.BaseURL(), rec)
+		ctx, cancel := context.WithCancel(context.Background())
+		opts.OnStatus = func(s string) {
+			rec.stat(s)
+			if strings.HasPrefix(s, "Waiting") {
+				cancel() // it waited: the test has failed
+			}
+		}
+		in := New(openVolume(t, root), opts)
+		run := in.Install
+		if stage {
+			run = in.Stage
+		}
+		res, err := run(ctx, ver("7.14.3"))
+		cancel()
+		require.NoError(t, err, "stage %v", stage)
+		assert.Equal(t, []string{fsm.InstallFoundInstalled}, rec.events())
+		assert.Equal(t, !stage, res.Activated)
+	}
+}
+
+// A waiter repeats a status line that only differs by its duration at most
+// every StatusEvery (status-set is a hook tool call), and at once when the
+// holder changes.
+func TestWaitingStatusIsThrottled(t *testing.T) {
+	t.Parallel()
+	srv := servePlain(t, "7.14.3")
+	root := t.TempDir()
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
+
+	rec := &recorder{}
+	opts := testOpts("concourse/1", srv.BaseURL(), rec)
+	opts.StatusEvery = 10 * time.Second
+	var mu sync.Mutex
+	clock := testEpoch
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Now = func() time.Time { // a second passes at every look at the lock
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		if clock.Sub(testEpoch) > 35*time.Second {
+			cancel()
+		}
+		return clock
+	}
+	_, err := New(openVolume(t, root, storage.WithClock(opts.Now)), opts).Stage(ctx, ver("7.14.3"))
+	require.ErrorIs(t, err, context.Canceled)
+	st := rec.statuses()
+	assert.GreaterOrEqual(t, len(st), 2)
+	assert.LessOrEqual(t, len(st), 4, "about one line every 10 of 35 seconds: %q", st)
 }

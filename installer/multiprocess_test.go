@@ -18,6 +18,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
 )
 
 // installerChildEnv makes a re-executed test binary run one install as a
@@ -32,13 +33,7 @@ func TestHelperProcessInstaller(t *testing.T) {
 	if os.Getenv(installerChildEnv) == "" {
 		return
 	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
+	args := storagetest.ChildArgs()
 	if err := runInstallerChild(args); err != nil {
 		fmt.Fprintf(os.Stderr, "installer child: %v\n", err)
 		os.Exit(1)
@@ -136,9 +131,7 @@ func (c *installerChild) next(t *testing.T) string {
 func TestInstallConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := servePlain(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
@@ -185,10 +178,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 		}
 		require.NoError(t, c.cmd.Wait(), "child %d", i)
 	}
-	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
-	v := openVolume(t, root)
-	assertCurrent(t, v, "7.14.3")
-	assertNoPartials(t, v)
+	assertInstalledOnce(t, srv, root, "7.14.3")
 }
 
 // TestInstallRecoversAfterDownloaderIsKilled: a child downloads, the server
@@ -198,9 +188,7 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 1 << 20})
 	require.NoError(t, err)
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", tarball)
+	srv := serve(t, map[string][]byte{"7.14.3": tarball})
 	reached := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultStall, After: int64(len(tarball) / 2), Reached: reached})
 	root := t.TempDir()

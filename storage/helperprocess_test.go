@@ -10,10 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,6 +28,7 @@ const (
 	roleInstall = "install" // double-checked install under the lock
 	roleHang    = "hang"    // take the lock, leave a mess, block until killed
 	roleHammer  = "hammer"  // take and release the lock until stdin closes
+	roleUmask   = "umask"   // under umask 077, write everything the charm writes
 )
 
 // TestHelperProcess is not a test: it is the body of the child processes
@@ -36,13 +39,7 @@ func TestHelperProcess(t *testing.T) {
 	if role == "" {
 		return
 	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
+	args := storagetest.ChildArgs()
 	if err := runHelperRole(role, args); err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
 		os.Exit(1)
@@ -55,6 +52,9 @@ func runHelperRole(role string, args []string) error {
 		return fmt.Errorf("want ROOT UNIT, got %q", args)
 	}
 	root, unit := args[0], args[1]
+	if role == roleUmask { // before the volume is opened: that writes too
+		syscall.Umask(0o077)
+	}
 	v, err := OpenVolume(root, WithLockPoll(time.Millisecond, 20*time.Millisecond))
 	if err != nil {
 		return err
@@ -66,6 +66,8 @@ func runHelperRole(role string, args []string) error {
 		return helperHang(v, unit)
 	case roleHammer:
 		return helperHammer(v, unit)
+	case roleUmask:
+		return helperUmask(root, unit, args[2:])
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
@@ -174,6 +176,46 @@ func helperHammer(v *Volume, unit string) error {
 	return nil
 }
 
+// helperUmask writes, under the umask 077 the role set, everything a unit
+// writes on the volume: the layout, a release from the tarball at args[0]
+// (pinned to args[1]), `current` with its fence and marker, the token, its
+// worker directory and registry entry, and a progress marker and holder
+// record left as by a holder that died.
+func helperUmask(root, unit string, args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("want TARBALL SHA256, got %q", args)
+	}
+	v, err := OpenVolume(root)
+	if err != nil {
+		return err
+	}
+	l, err := v.TryLock(Holder{Unit: unit})
+	if err != nil {
+		return err
+	}
+	release := version.MustParse("7.14.3")
+	p, err := l.FetchRelease(context.Background(), release, FetchSpec{Source: FileSource(args[0]), SHA256: args[1]})
+	if err != nil {
+		return err
+	}
+	if err := p.Verify(context.Background(), 0); err != nil {
+		return err
+	}
+	if _, err := p.Commit(); err != nil {
+		return err
+	}
+	if err := l.SwitchCurrent(release, 1); err != nil {
+		return err
+	}
+	if _, err := l.EnsureVolumeID(); err != nil {
+		return err
+	}
+	if err := l.SetUnitRelease(unit, release); err != nil {
+		return err
+	}
+	return l.WriteProgress(release) // and exit holding the lock
+}
+
 // helperChild is a started child process with its pipes.
 type helperChild struct {
 	cmd    *exec.Cmd
@@ -181,13 +223,15 @@ type helperChild struct {
 	stdout *bufio.Reader
 }
 
-// startHelper re-executes the test binary in role with ROOT UNIT. The child
-// is killed at cleanup if it is still running.
-func startHelper(t testing.TB, role, root, unit string) *helperChild {
+// startHelper re-executes the test binary in role with ROOT UNIT and the
+// role's own arguments. The child is killed at cleanup if it is still
+// running, and dies with this test binary if that is killed.
+func startHelper(t testing.TB, role, root, unit string, args ...string) *helperChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", root, unit)
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperProcess$", "--", root, unit}, args...)...)
 	cmd.Env = append(os.Environ(), helperRoleEnv+"="+role)
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // Machine is one machine's systemd, in memory: what is installed, running
@@ -61,8 +62,9 @@ func (m *Machine) Install(ctx context.Context, u charm.Unit) (bool, error) {
 		s = &service{}
 		m.svcs[u.Name] = s
 	}
-	changed := s.file != string(u.File)+string(u.Env)
-	s.unit, s.role, s.release, s.file = u, u.Role, u.Release, string(u.File)+string(u.Env)
+	file := string(u.File) + fmt.Sprint(u.Env)
+	changed := s.file != file
+	s.unit, s.role, s.release, s.file = u, u.Role, u.Release, file
 	return changed, nil
 }
 
@@ -127,22 +129,25 @@ func (m *Machine) stop(name string, s *service) {
 }
 
 // Stop stops the unit; a running worker drains cleanly.
-func (m *Machine) Stop(ctx context.Context, name string) (charm.Drain, error) {
+func (m *Machine) Stop(ctx context.Context, name string) (services.Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.svc(name)
 	if err != nil {
-		return charm.DrainNothing, err
+		return services.NotRunning, err
 	}
 	if !s.active {
-		return charm.DrainNothing, nil
+		return services.NotRunning, nil
 	}
 	m.stop(name, s)
-	return charm.DrainClean, nil
+	if s.role == charm.RoleWeb {
+		return services.Stopped, nil
+	}
+	return services.Drained, nil
 }
 
 // Retire stops the unit for good.
-func (m *Machine) Retire(ctx context.Context, name string, offline []string) (charm.Drain, error) {
+func (m *Machine) Retire(ctx context.Context, name string, offline []string) (services.Outcome, error) {
 	return m.Stop(ctx, name)
 }
 
@@ -166,7 +171,7 @@ func (m *Machine) State(ctx context.Context, name string) (charm.ServiceState, e
 	if s == nil {
 		return charm.ServiceState{}, nil
 	}
-	return charm.ServiceState{Installed: true, Active: s.active, Enabled: s.enabled}, nil
+	return charm.ServiceState{Installed: true, Active: s.active}, nil
 }
 
 // Uninstall removes the unit; it must be stopped.

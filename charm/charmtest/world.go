@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
@@ -67,13 +69,17 @@ func PostgresAnswer() map[string]string {
 	return map[string]string{"endpoints": "10.9.0.5:5432", "username": "relation-3", "password": "pg-s3cret", "version": "16.4"}
 }
 
-// application is one application of the world: its options, its volume
-// and its PostgreSQL relation.
+// application is one application of the world: its options, its volume,
+// its PostgreSQL relation and what the invariants remember of its record.
 type application struct {
 	opts     Options
 	volume   string
 	pg       int // the relation's number, -1 when not related
 	answered bool
+	// highest generation and revision committed so far, and the last
+	// record with a revision.
+	maxGeneration, maxRevision uint64
+	lastRecord                 fsm.Record
 }
 
 // World is a model of Juju running the real charm on every unit, each on
@@ -93,6 +99,18 @@ type World struct {
 	violations []string
 	webSeen    map[string]version.Version // the newest release each unit's web started on
 	steps      int
+	// downloads counts, per volume and version, the stages that put a
+	// release on a volume that did not have it.
+	downloads map[string]int
+	// down units run no hooks (their agent is gone) until brought up.
+	down map[string]bool
+	// failNext makes the next downloads of a version fail (a cut
+	// connection), this many times.
+	failNext map[string]int
+	// OnSwitch, when set, runs before a unit's switch of `current` reaches
+	// the volume: a test makes that switch slow, and lets other units act
+	// meanwhile.
+	OnSwitch func(unit string)
 }
 
 // New builds a world in dir (a test's temp dir) and deploys its units.
@@ -100,7 +118,8 @@ func New(dir string, opts Options) (*World, error) {
 	if opts.App == "" {
 		opts.App = "concourse"
 	}
-	w := &World{App: opts.App, Dir: dir, opts: opts, apps: map[string]*application{}, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
+	w := &World{App: opts.App, Dir: dir, opts: opts, apps: map[string]*application{}, machines: map[string]*Machine{}, webSeen: map[string]version.Version{},
+		downloads: map[string]int{}, down: map[string]bool{}, failNext: map[string]int{}, Server: releasetest.NewServer()}
 	for _, v := range opts.Releases {
 		w.Server.AddRelease(v, releasetest.Tarball(v))
 	}
@@ -112,8 +131,8 @@ func New(dir string, opts Options) (*World, error) {
 }
 
 // Deploy adds an application (opts.App, opts.Units, opts.Config,
-// opts.Postgres, opts.Apart) with its own shared volume; Releases and
-// OpenVolume are the world's.
+// opts.Postgres, opts.Apart) with its own shared volume; Releases,
+// OpenVolume and Environ are the world's.
 func (w *World) Deploy(opts Options) error {
 	cfg := charm.DefaultConfig()
 	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
@@ -167,6 +186,9 @@ func (w *World) answerPostgres() {
 // Close stops the release server.
 func (w *World) Close() { w.Server.Close() }
 
+// sharedDir is the shared volume of the world's first application.
+func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
+
 // AddUnit adds a unit of the world's first application with its machine
 // and storage; it returns its name.
 func (w *World) AddUnit() (string, error) { return w.AddUnitOf(w.App) }
@@ -180,7 +202,10 @@ func (w *World) AddUnitOf(app string) (string, error) {
 	name := fmt.Sprintf("%s/%d", app, n)
 	storage := a.volume
 	if slices.Contains(a.opts.Apart, name) {
-		storage = filepath.Join(w.Dir, "volume-"+strings.ReplaceAll(name, "/", "-"))
+		storage = filepath.Join(w.Dir, "volume-"+strconv.Itoa(n))
+		if app != w.App {
+			storage = filepath.Join(w.Dir, "volume-"+app+"-"+strconv.Itoa(n))
+		}
 		if err := os.MkdirAll(storage, 0o755); err != nil {
 			return "", err
 		}
@@ -221,7 +246,11 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	open := w.opts.OpenVolume
 	if open == nil {
 		open = func(root string) (charm.Volume, error) {
-			return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			if err != nil {
+				return nil, err
+			}
+			return &countingVolume{Volume: v, w: w}, nil
 		}
 	}
 	environ := maps.Clone(w.opts.Environ)
@@ -241,6 +270,45 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	}
 }
 
+// countingVolume counts the stages that put a release on a volume that
+// lacked it, and fails the ones a test asked to fail (a cut connection).
+type countingVolume struct {
+	charm.Volume
+	w *World
+}
+
+func (v *countingVolume) Stage(ctx context.Context, req charm.StageRequest) error {
+	had := v.Staged(req.Version)
+	v.w.mu.Lock()
+	fail := v.w.failNext[req.Version.String()] > 0
+	if fail {
+		v.w.failNext[req.Version.String()]--
+	}
+	v.w.mu.Unlock()
+	if fail {
+		// The real installer meets a server that cuts the connection.
+		v.w.Server.InjectFault(releasetest.ReleasePath(req.Version.String()), releasetest.Fault{Kind: releasetest.FaultStatus, Status: 404})
+	}
+	err := v.Volume.Stage(ctx, req)
+	if !had && v.Staged(req.Version) {
+		rel, _ := filepath.Rel(v.w.Dir, v.Root())
+		v.w.mu.Lock()
+		v.w.downloads[rel+" "+req.Version.String()]++
+		v.w.mu.Unlock()
+	}
+	return err
+}
+
+func (v *countingVolume) SwitchCurrent(ctx context.Context, unit string, ver version.Version, revision uint64) error {
+	v.w.mu.Lock()
+	hook := v.w.OnSwitch
+	v.w.mu.Unlock()
+	if hook != nil {
+		hook(unit)
+	}
+	return v.Volume.SwitchCurrent(ctx, unit, ver, revision)
+}
+
 // Step runs unit's next hook whole: begin, run, commit. It returns the
 // hook's error (a failed hook is retried by the model).
 func (w *World) Step(ctx context.Context, unit string) error {
@@ -254,6 +322,27 @@ func (w *World) Step(ctx context.Context, unit string) error {
 	return err
 }
 
+// Begin starts unit's next hook (its view is taken) without running it.
+func (w *World) Begin(unit string) *jujutest.Hook { return w.Model.Begin(unit) }
+
+// Run runs a begun hook.
+func (w *World) Run(ctx context.Context, h *jujutest.Hook) {
+	_ = h.Run(ctx, w.Dispatcher(h.Context.Unit.String()))
+}
+
+// Commit ends a run hook as Juju does, then checks the invariants.
+func (w *World) Commit(h *jujutest.Hook) error {
+	err := h.Commit()
+	w.afterStep()
+	return err
+}
+
+// CutOff ends a run hook as a killed process: its writes vanish.
+func (w *World) CutOff(h *jujutest.Hook) {
+	h.CutOff()
+	w.afterStep()
+}
+
 func (w *World) afterStep() {
 	w.answerPostgres()
 	w.mu.Lock()
@@ -262,13 +351,67 @@ func (w *World) afterStep() {
 	if err := w.CheckState(); err != nil {
 		w.violate("after step %d: %v", w.steps, err)
 	}
+	for _, app := range w.Apps() {
+		w.checkRecordMovesOn(app)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, n := range w.downloads {
+		if n > 1 {
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: %s was downloaded %d times", w.steps, key, n))
+		}
+	}
+}
+
+// Ready lists the units with a hook to run whose agent is up.
+func (w *World) Ready() []string {
+	var ready []string
+	for _, u := range w.Model.Ready() {
+		if !w.isDown(u) {
+			ready = append(ready, u)
+		}
+	}
+	return ready
+}
+
+func (w *World) isDown(unit string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.down[unit]
+}
+
+// SetDown stops (or restarts) a unit's agent: a down unit runs no hook, so
+// it never answers.
+func (w *World) SetDown(unit string, down bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if down {
+		w.down[unit] = true
+	} else {
+		delete(w.down, unit)
+	}
+}
+
+// FailDownloads makes the next n downloads of version fail.
+func (w *World) FailDownloads(v string, n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failNext[v] += n
+}
+
+// Reboot reboots unit's machine: every enabled service starts before any
+// hook runs (checked like any start), then Juju runs start.
+func (w *World) Reboot(unit string) {
+	w.Machine(unit).Reboot()
+	w.Model.Reboot(unit)
+	w.afterStep()
 }
 
 // Settle runs hooks round-robin until no unit has one queued, at most max
 // hooks; hooks that keep failing count toward max.
 func (w *World) Settle(ctx context.Context, max int) error {
 	for i := 0; i < max; i++ {
-		ready := w.Model.Ready()
+		ready := w.Ready()
 		if len(ready) == 0 {
 			return nil
 		}
@@ -292,6 +435,24 @@ func (w *World) Converge(ctx context.Context, rounds int) error {
 	return w.CheckConverged()
 }
 
+// checkRecordMovesOn records a violation when app's record went back.
+func (w *World) checkRecordMovesOn(app string) {
+	rec, err := w.RecordOf(app)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	if rec.Generation < a.maxGeneration || rec.Revision < a.maxRevision {
+		if rec.Revision != 0 { // a wiped bag reads as zero until the leader rebuilds it
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: the record of %s went back to generation %d revision %d from %d/%d",
+				w.steps, app, rec.Generation, rec.Revision, a.maxGeneration, a.maxRevision))
+		}
+	}
+	a.maxGeneration, a.maxRevision = max(a.maxGeneration, rec.Generation), max(a.maxRevision, rec.Revision)
+}
+
 // Record is the committed upgrade record of the world's first
 // application.
 func (w *World) Record() (fsm.Record, error) { return w.RecordOf(w.App) }
@@ -306,6 +467,28 @@ func (w *World) Apps() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Sorted(maps.Keys(w.apps))
+}
+
+// governing is the record of app the invariants judge by: the committed
+// one, or, while a wiped application bag reads as a fresh relation, the
+// last record committed before it. Units refuse to act on a record that
+// went back, and keep (systemd restarts at boot) what the last real one
+// allowed.
+func (w *World) governing(app string) (fsm.Record, error) {
+	rec, err := w.RecordOf(app)
+	if err != nil {
+		return rec, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	if rec.Revision == 0 && a.maxRevision > 0 {
+		return a.lastRecord, nil
+	}
+	if rec.Revision > 0 {
+		a.lastRecord = rec
+	}
+	return rec, nil
 }
 
 // Ack is a unit's committed ack.
@@ -336,7 +519,7 @@ func (w *World) violate(format string, args ...any) {
 // when it started the newer one).
 func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
 	app, _, _ := strings.Cut(unit, "/")
-	rec, err := w.RecordOf(app)
+	rec, err := w.governing(app)
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
 		return
@@ -349,7 +532,10 @@ func (w *World) started(unit string, role charm.Role, release version.Version, w
 	if role == charm.RoleWeb {
 		allowed = allowedWeb(rec)
 	}
-	if !slices.Contains(allowed, release) {
+	// At boot systemd replays the unit's last decision before any hook
+	// runs; under a rebuilt record the unit has not acted yet.
+	replay := why == "boot" && rec.Outcome == fsm.OutcomeRecovered
+	if !slices.Contains(allowed, release) && !replay {
 		w.violate("%s %s %s on %s while the committed record (revision %d, %s) allows %v", why, role, release, unit, rec.Revision, rec.Phase, allowed)
 	}
 	if role == charm.RoleWeb {
@@ -404,7 +590,7 @@ func (w *World) CheckState() error {
 }
 
 func (w *World) checkState(app string) error {
-	rec, err := w.RecordOf(app)
+	rec, err := w.governing(app)
 	if err != nil {
 		return fmt.Errorf("the record of %s does not decode: %w", app, err)
 	}
@@ -413,6 +599,9 @@ func (w *World) checkState(app string) error {
 		m := w.Machine(unit)
 		if m == nil || !slices.Contains(w.Model.Units(app), unit) {
 			continue
+		}
+		if rec.Outcome == fsm.OutcomeRecovered {
+			continue // units keep what they ran until they act on the rebuilt record
 		}
 		for role, v := range m.Running() {
 			allowed := allowedWorker(rec)
@@ -474,4 +663,13 @@ func (w *World) checkConverged(app string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// currentOf is what the volume at root names as `current`.
+func currentOf(w *World, root string) (version.Version, error) {
+	v, err := storage.OpenVolume(root, storage.WithoutSync())
+	if err != nil {
+		return version.Version{}, err
+	}
+	return v.CurrentVersion()
 }

@@ -30,7 +30,7 @@ func runInstall(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	revision := flags.Uint64("revision", 0, "the revision current is switched at (the upgrade's generation); a lower one than the volume's fence is refused")
 	space := flags.String("space-needed", "", "the space the unpacked release needs, e.g. 800M (default: estimated)")
 	flags.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: concourse-ci-machine install --volume DIR --version V [--url URL | --file PATH] [--sha256 HEX] [--unit NAME] [--stage-only | --revision N]")
+		fmt.Fprintln(stderr, "Usage: concourse-ci-machine install --volume DIR --version V [--url URL | --file PATH] [--sha256 HEX] [--unit NAME] [--space-needed SIZE] [--stage-only | --revision N]")
 		flags.PrintDefaults()
 	}
 	if done, err := parseFlags(flags, args); done || err != nil {

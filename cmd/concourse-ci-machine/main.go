@@ -30,6 +30,7 @@ func commands() []command {
 		{"inspect", "show the shared volume: lock holder, markers, releases, workers", runInspect},
 		{"install", "install a Concourse release on the shared volume, once per cluster", runInstall},
 		{"states", "print the upgrade and install state machines", runStates},
+		{"drain-worker", "drain a worker unit's main process ($MAINPID); run by systemd on stop", runDrainWorker},
 	}
 }
 
@@ -92,7 +93,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run by hand it is an operator tool:")
 	fmt.Fprintln(w, "")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "")
 	fmt.Fprintln(w, "Run 'concourse-ci-machine COMMAND --help' for a command's flags.")

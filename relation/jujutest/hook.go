@@ -559,3 +559,11 @@ func (j hookJuju) SecretGet(ctx context.Context, uri string) (map[string]string,
 	}
 	return maps.Clone(content), nil
 }
+
+// WroteApp reports whether the hook wrote the application bag (it changes
+// a record when committed).
+func (h *Hook) WroteApp() bool {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	return h.wroteApp
+}

@@ -123,3 +123,14 @@ func mount(args ...string) error {
 	}
 	return nil
 }
+
+// ChildArgs are the arguments after "--" of a test binary that re-executed
+// itself as a helper process (the standard helper-process pattern).
+func ChildArgs() []string {
+	for i, a := range os.Args {
+		if a == "--" {
+			return os.Args[i+1:]
+		}
+	}
+	return nil
+}
