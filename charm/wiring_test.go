@@ -154,19 +154,19 @@ func TestFiveRacingUnitsGenerateOneKeySet(t *testing.T) {
 	for round := 0; round < 3; round++ { // storage-attached, install, relation-created: all at once
 		var hooks []*jujutest.Hook
 		for _, u := range units {
-			hooks = append(hooks, w.Model.Begin(u))
+			hooks = append(hooks, w.Begin(u))
 		}
 		var wg sync.WaitGroup
-		for i, h := range hooks {
+		for _, h := range hooks {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = h.Run(ctx, w.Dispatcher(units[i]))
+				w.Run(ctx, h)
 			}()
 		}
 		wg.Wait()
 		for _, h := range hooks {
-			require.NoError(t, h.Commit(), h.Event.String())
+			require.NoError(t, w.Commit(h), h.Event.String())
 		}
 	}
 	converge(t, w)
