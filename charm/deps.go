@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
@@ -31,6 +32,10 @@ type Deps struct {
 	// Environ gives the charm's settings from its environment (proxies,
 	// overrides for a local harness); os.Getenv in production.
 	Environ func(string) string
+	// KeyBits is the size of the cluster's RSA keys when the charm
+	// generates them; concourse.DefaultKeyBits when zero. Models that
+	// deploy hundreds of clusters use smaller keys; production never does.
+	KeyBits int
 }
 
 // Volume is where a unit's releases live: the shared volume, or the unit's
@@ -60,6 +65,22 @@ type Volume interface {
 	WorkerDir(unit string) (string, error)
 	// KeysDir holds the cluster's keys (0700).
 	KeysDir() string
+	// WithLock runs fn while unit holds the volume lock (waiting for it
+	// as Stage does): what fn writes on the volume, no other unit writes
+	// at the same time.
+	WithLock(ctx context.Context, unit string, fn func() error) error
+	// WorkerFilesystem is the filesystem the unit's worker directory is
+	// on.
+	WorkerFilesystem(unit string) (Filesystem, error)
+}
+
+// Filesystem is what the charm needs to know of the filesystem under a
+// directory.
+type Filesystem struct {
+	Type string // "ext4", "nfs", "ceph", "fuse", ...
+	// Network: a filesystem other machines mount too (NFS, CephFS, FUSE,
+	// ...), where baggageclaim's overlay and btrfs drivers do not work.
+	Network bool
 }
 
 // StageRequest asks for one release on a volume.
@@ -74,6 +95,9 @@ type StageRequest struct {
 	// Space is what must be free (0: the installer's estimate).
 	Space int64
 	Keep  int
+	// Proxy is the model's proxy settings for the download (zero: the
+	// volume's default).
+	Proxy concourse.Proxy
 	// Protect lists releases pruning must keep.
 	Protect []version.Version
 	Status  func(string)

@@ -21,6 +21,7 @@ func (h *hook) decide(ctx context.Context) {
 	if h.roles.Web {
 		h.nextApp.WebAddress = h.facts(ctx).Address
 	}
+	h.nextApp.TSA = h.tsaOffer()
 	acks := p.Acks()
 	acks[h.self] = h.ack
 

@@ -93,6 +93,7 @@ func (h *hook) stageRequest(v version.Version, rec fsm.Record) StageRequest {
 		SHA256:  h.cfg.ReleaseSHA256,
 		Space:   h.cfg.ReleaseSpace,
 		Keep:    h.cfg.KeepReleases,
+		Proxy:   h.proxy(),
 		Status:  func(line string) { h.progress = line },
 	}
 	for _, p := range []version.Version{rec.Version, rec.TargetVersion, rec.PreviousVersion, v} {

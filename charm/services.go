@@ -26,6 +26,13 @@ func (h *hook) runServices(ctx context.Context, want fsm.Want, staged bool) erro
 			h.stopService(ctx, role, name)
 			continue
 		}
+		if stop, err := h.roleHeld(role); err != nil {
+			h.hold(err)
+			if stop {
+				h.stopService(ctx, role, name)
+			}
+			continue
+		}
 		if !h.vol.Staged(target) {
 			h.problems = append(h.problems, &ReleaseNotReadyError{Version: target, Role: role})
 			continue

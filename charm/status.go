@@ -166,6 +166,9 @@ func (h *hook) unitStatus() relation.Status {
 	if err := h.firstProblem(); err != nil {
 		return relation.Status{State: adviceState(err), Message: h.adviceLine(err)}
 	}
+	if len(h.held) > 0 {
+		return relation.Status{State: adviceState(h.held[0]), Message: h.adviceLine(h.held[0])}
+	}
 	if len(h.waiting) > 0 {
 		return relation.Status{State: relation.Waiting, Message: fit(h.waiting[0])}
 	}

@@ -29,7 +29,7 @@ func (w *World) Clone(dir string) (*World, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "volume-") {
+		if strings.HasPrefix(e.Name(), "volume-") || strings.HasPrefix(e.Name(), "shared-volume-") {
 			if err := copyTree(filepath.Join(w.Dir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
 				return nil, err
 			}
@@ -39,14 +39,19 @@ func (w *World) Clone(dir string) (*World, error) {
 	defer w.mu.Unlock()
 	c := &World{
 		App: w.App, Dir: dir, Server: w.Server, opts: w.opts,
-		machines:      map[string]*Machine{},
-		violations:    slices.Clone(w.violations),
-		webSeen:       maps.Clone(w.webSeen),
-		steps:         w.steps,
-		downloads:     maps.Clone(w.downloads),
-		down:          maps.Clone(w.down),
-		failNext:      maps.Clone(w.failNext),
-		maxGeneration: w.maxGeneration, maxRevision: w.maxRevision, lastRecord: w.lastRecord,
+		machines:   map[string]*Machine{},
+		violations: slices.Clone(w.violations),
+		webSeen:    maps.Clone(w.webSeen),
+		steps:      w.steps,
+		downloads:  maps.Clone(w.downloads),
+		down:       maps.Clone(w.down),
+		failNext:   maps.Clone(w.failNext),
+		apps:       map[string]*application{},
+	}
+	for name, a := range w.apps {
+		cp := *a
+		cp.volume = dir + strings.TrimPrefix(a.volume, w.Dir)
+		c.apps[name] = &cp
 	}
 	c.Model = w.Model.Clone(func(old string) string { return dir + strings.TrimPrefix(old, w.Dir) })
 	for name, m := range w.machines {

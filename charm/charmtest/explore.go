@@ -47,8 +47,6 @@ const (
 	Operate Kind = "operate"
 )
 
-}
-
 // Choice is one thing that happens next.
 type Choice struct {
 	Kind  Kind

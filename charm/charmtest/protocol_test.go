@@ -224,7 +224,7 @@ func TestHole3NewUnitRunsNothingUntilCounted(t *testing.T) {
 	u, err := w.AddUnit()
 	require.NoError(t, err)
 	// The new unit runs its whole deploy sequence first.
-	for _, hook := range []string{"concourse-data-storage-attached", "install", "peers-relation-created", "leader-settings-changed", "config-changed", "start"} {
+	for _, hook := range []string{"concourse-data-storage-attached", "install", "peers-relation-created", "postgresql-relation-created", "leader-settings-changed", "config-changed", "start"} {
 		require.Equal(t, hook, w.Model.Queue(u)[0].Hook)
 		require.NoError(t, w.Step(ctx, u))
 		assert.Empty(t, w.Machine(u).Running(), "%s runs nothing before a committed record lists it (after %s)", u, hook)

@@ -8,6 +8,8 @@ package charmtest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
@@ -28,6 +30,7 @@ type Machine struct {
 }
 
 type service struct {
+	unit    charm.Unit // as last installed
 	role    charm.Role
 	release version.Version // what the unit file pins
 	file    string
@@ -42,10 +45,18 @@ func newMachine(w *World, unit string) *Machine {
 	return &Machine{unit: unit, world: w, svcs: map[string]*service{}}
 }
 
-// Install records the unit file and the release it pins.
+// Install records the unit file and the release it pins. It refuses a
+// unit whose file does not name its environment file, as the production
+// adapter would write it (services.WriteEnvironmentFile, mode 0600).
 func (m *Machine) Install(ctx context.Context, u charm.Unit) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !filepath.IsAbs(u.EnvPath) || !strings.Contains(string(u.File), "\nEnvironmentFile="+u.EnvPath+"\n") {
+		return false, fmt.Errorf("unit %s: its file does not name its environment file %q", u.Name, u.EnvPath)
+	}
+	if len(u.Env) == 0 {
+		return false, fmt.Errorf("unit %s: empty environment", u.Name)
+	}
 	s := m.svcs[u.Name]
 	if s == nil {
 		s = &service{}
@@ -53,8 +64,19 @@ func (m *Machine) Install(ctx context.Context, u charm.Unit) (bool, error) {
 	}
 	file := string(u.File) + fmt.Sprint(u.Env)
 	changed := s.file != file
-	s.role, s.release, s.file = u.Role, u.Release, file
+	s.unit, s.role, s.release, s.file = u, u.Role, u.Release, file
 	return changed, nil
+}
+
+// Installed is the unit the charm last installed for each role.
+func (m *Machine) Installed() map[charm.Role]charm.Unit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[charm.Role]charm.Unit{}
+	for _, s := range m.svcs {
+		out[s.role] = s.unit
+	}
+	return out
 }
 
 func (m *Machine) svc(name string) (*service, error) {

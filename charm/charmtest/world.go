@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,45 @@ type Options struct {
 	// OpenVolume opens a unit's volume; charm.OpenVolume (without fsync)
 	// when nil.
 	OpenVolume func(root string) (charm.Volume, error)
+	// Postgres is how the application's PostgreSQL behaves.
+	Postgres PostgresMode
+	// Environ is the charm's environment (Deps.Environ), e.g. Juju's
+	// proxy settings.
+	Environ map[string]string
+}
+
+// PostgresMode is how a world's PostgreSQL behaves.
+type PostgresMode int
+
+const (
+	// PostgresAnswers: related from the start, and the provider answers
+	// the leader's request with PostgresAnswer.
+	PostgresAnswers PostgresMode = iota
+	// PostgresSilent: related, and the test answers (SetRemoteData).
+	PostgresSilent
+	// PostgresAbsent: not related.
+	PostgresAbsent
+)
+
+// PostgresApp is the remote PostgreSQL application's name.
+const PostgresApp = "postgresql"
+
+// PostgresAnswer is what the model's PostgreSQL answers a request with.
+func PostgresAnswer() map[string]string {
+	return map[string]string{"endpoints": "10.9.0.5:5432", "username": "relation-3", "password": "pg-s3cret", "version": "16.4"}
+}
+
+// application is one application of the world: its options, its volume,
+// its PostgreSQL relation and what the invariants remember of its record.
+type application struct {
+	opts     Options
+	volume   string
+	pg       int // the relation's number, -1 when not related
+	answered bool
+	// highest generation and revision committed so far, and the last
+	// record with a revision.
+	maxGeneration, maxRevision uint64
+	lastRecord                 fsm.Record
 }
 
 // World is a model of Juju running the real charm on every unit, each on
@@ -54,6 +94,7 @@ type World struct {
 	opts   Options
 
 	mu         sync.Mutex
+	apps       map[string]*application
 	machines   map[string]*Machine
 	violations []string
 	webSeen    map[string]version.Version // the newest release each unit's web started on
@@ -63,10 +104,6 @@ type World struct {
 	downloads map[string]int
 	// down units run no hooks (their agent is gone) until brought up.
 	down map[string]bool
-	// highest generation and revision committed so far, and the last
-	// record with a revision.
-	maxGeneration, maxRevision uint64
-	lastRecord                 fsm.Record
 	// failNext makes the next downloads of a version fail (a cut
 	// connection), this many times.
 	failNext map[string]int
@@ -81,44 +118,99 @@ func New(dir string, opts Options) (*World, error) {
 	if opts.App == "" {
 		opts.App = "concourse"
 	}
-	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{},
+	w := &World{App: opts.App, Dir: dir, opts: opts, apps: map[string]*application{}, machines: map[string]*Machine{}, webSeen: map[string]version.Version{},
 		downloads: map[string]int{}, down: map[string]bool{}, failNext: map[string]int{}, Server: releasetest.NewServer()}
 	for _, v := range opts.Releases {
 		w.Server.AddRelease(v, releasetest.Tarball(v))
 	}
+	w.Model = jujutest.NewModel("test", Epoch)
+	if err := w.Deploy(opts); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Deploy adds an application (opts.App, opts.Units, opts.Config,
+// opts.Postgres, opts.Apart) with its own shared volume; Releases,
+// OpenVolume and Environ are the world's.
+func (w *World) Deploy(opts Options) error {
 	cfg := charm.DefaultConfig()
 	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
 	maps.Copy(cfg, opts.Config)
-	w.Model = jujutest.NewModel("test", Epoch)
-	w.Model.Deploy(w.App, filepath.Join(dir, "charm"), cfg)
-	if err := os.MkdirAll(w.sharedDir(), 0o755); err != nil {
-		return nil, err
+	a := &application{opts: opts, volume: filepath.Join(w.Dir, "shared-volume"), pg: -1}
+	if opts.App != w.App {
+		a.volume += "-" + opts.App
+	}
+	w.mu.Lock()
+	w.apps[opts.App] = a
+	w.mu.Unlock()
+	w.Model.Deploy(opts.App, filepath.Join(w.Dir, "charm"), cfg)
+	if opts.Postgres != PostgresAbsent {
+		a.pg = w.Model.RelateRemote(opts.App, "postgresql", PostgresApp, "database")
+	}
+	if err := os.MkdirAll(a.volume, 0o755); err != nil {
+		return err
 	}
 	for i := 0; i < opts.Units; i++ {
-		if _, err := w.AddUnit(); err != nil {
-			return nil, err
+		if _, err := w.AddUnitOf(opts.App); err != nil {
+			return err
 		}
 	}
-	return w, nil
+	return nil
+}
+
+// PostgresRelation is the number of app's PostgreSQL relation (-1 when
+// not related), for SetRemoteData, RemoteAppBag and Unrelate.
+func (w *World) PostgresRelation(app string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.apps[app].pg
+}
+
+// answerPostgres is the model's PostgreSQL provider: it answers a request
+// once, as a provider does when the requirer's leader asks.
+func (w *World) answerPostgres() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, a := range w.apps {
+		if a.opts.Postgres != PostgresAnswers || a.answered || a.pg < 0 {
+			continue
+		}
+		if w.Model.RemoteAppBag(a.pg, name)["database"] != "" {
+			w.Model.SetRemoteData(a.pg, PostgresAnswer())
+			a.answered = true
+		}
+	}
 }
 
 // Close stops the release server.
 func (w *World) Close() { w.Server.Close() }
 
+// sharedDir is the shared volume of the world's first application.
 func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
 
-// AddUnit adds a unit with its machine and storage; it returns its name.
-func (w *World) AddUnit() (string, error) {
-	n := len(w.Model.Units(w.App)) + len(w.removedUnits())
-	name := fmt.Sprintf("%s/%d", w.App, n)
-	storage := w.sharedDir()
-	if slices.Contains(w.opts.Apart, name) {
-		storage = filepath.Join(w.Dir, "volume-"+fmt.Sprint(n))
+// AddUnit adds a unit of the world's first application with its machine
+// and storage; it returns its name.
+func (w *World) AddUnit() (string, error) { return w.AddUnitOf(w.App) }
+
+// AddUnitOf adds a unit of app.
+func (w *World) AddUnitOf(app string) (string, error) {
+	w.mu.Lock()
+	a := w.apps[app]
+	w.mu.Unlock()
+	n := len(w.Model.Units(app)) + len(w.removedUnits(app))
+	name := fmt.Sprintf("%s/%d", app, n)
+	storage := a.volume
+	if slices.Contains(a.opts.Apart, name) {
+		storage = filepath.Join(w.Dir, "volume-"+strconv.Itoa(n))
+		if app != w.App {
+			storage = filepath.Join(w.Dir, "volume-"+app+"-"+strconv.Itoa(n))
+		}
 		if err := os.MkdirAll(storage, 0o755); err != nil {
 			return "", err
 		}
 	}
-	u := w.Model.AddUnit(w.App, storage)
+	u := w.Model.AddUnit(app, storage)
 	if u.Name.String() != name {
 		return "", fmt.Errorf("charmtest: expected unit %s, the model added %s", name, u.Name)
 	}
@@ -128,10 +220,10 @@ func (w *World) AddUnit() (string, error) {
 	return name, os.MkdirAll(w.stateDir(name), 0o700)
 }
 
-func (w *World) removedUnits() []string {
+func (w *World) removedUnits(app string) []string {
 	var gone []string
 	for name := range w.machines {
-		if !slices.Contains(w.Model.Units(w.App), name) {
+		if strings.HasPrefix(name, app+"/") && !slices.Contains(w.Model.Units(app), name) {
 			gone = append(gone, name)
 		}
 	}
@@ -161,6 +253,7 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			return &countingVolume{Volume: v, w: w}, nil
 		}
 	}
+	environ := maps.Clone(w.opts.Environ)
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
 		return charm.Run(ctx, hc, charm.Deps{
 			Juju:       j,
@@ -169,7 +262,10 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			StateDir:   w.stateDir(unit),
 			Clock:      func() time.Time { return w.Model.Now(unit) },
 			Binary:     "/usr/bin/true",
-			Environ:    func(string) string { return "" },
+			Environ:    func(k string) string { return environ[k] },
+			// Small keys: a world deploys many clusters; the size is
+			// concourse's to test.
+			KeyBits: 1024,
 		})
 	}
 }
@@ -248,25 +344,18 @@ func (w *World) CutOff(h *jujutest.Hook) {
 }
 
 func (w *World) afterStep() {
+	w.answerPostgres()
 	w.mu.Lock()
 	w.steps++
 	w.mu.Unlock()
 	if err := w.CheckState(); err != nil {
 		w.violate("after step %d: %v", w.steps, err)
 	}
-	rec, err := w.Record()
-	if err != nil {
-		return
+	for _, app := range w.Apps() {
+		w.checkRecordMovesOn(app)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if rec.Generation < w.maxGeneration || rec.Revision < w.maxRevision {
-		if rec.Revision != 0 { // a wiped bag reads as zero until the leader rebuilds it
-			w.violations = append(w.violations, fmt.Sprintf("after step %d: the record went back to generation %d revision %d from %d/%d",
-				w.steps, rec.Generation, rec.Revision, w.maxGeneration, w.maxRevision))
-		}
-	}
-	w.maxGeneration, w.maxRevision = max(w.maxGeneration, rec.Generation), max(w.maxRevision, rec.Revision)
 	for key, n := range w.downloads {
 		if n > 1 {
 			w.violations = append(w.violations, fmt.Sprintf("after step %d: %s was downloaded %d times", w.steps, key, n))
@@ -346,27 +435,58 @@ func (w *World) Converge(ctx context.Context, rounds int) error {
 	return w.CheckConverged()
 }
 
-// Record is the committed upgrade record.
-func (w *World) Record() (fsm.Record, error) {
-	return fsm.DecodeRecord(w.Model.AppBag(w.App))
+// checkRecordMovesOn records a violation when app's record went back.
+func (w *World) checkRecordMovesOn(app string) {
+	rec, err := w.RecordOf(app)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	if rec.Generation < a.maxGeneration || rec.Revision < a.maxRevision {
+		if rec.Revision != 0 { // a wiped bag reads as zero until the leader rebuilds it
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: the record of %s went back to generation %d revision %d from %d/%d",
+				w.steps, app, rec.Generation, rec.Revision, a.maxGeneration, a.maxRevision))
+		}
+	}
+	a.maxGeneration, a.maxRevision = max(a.maxGeneration, rec.Generation), max(a.maxRevision, rec.Revision)
 }
 
-// governing is the record the invariants judge by: the committed one, or,
-// while a wiped application bag reads as a fresh relation, the last record
-// committed before it. Units refuse to act on a record that went back, and
-// keep (systemd restarts at boot) what the last real one allowed.
-func (w *World) governing() (fsm.Record, error) {
-	rec, err := w.Record()
+// Record is the committed upgrade record of the world's first
+// application.
+func (w *World) Record() (fsm.Record, error) { return w.RecordOf(w.App) }
+
+// RecordOf is the committed upgrade record of app.
+func (w *World) RecordOf(app string) (fsm.Record, error) {
+	return fsm.DecodeRecord(w.Model.AppBag(app))
+}
+
+// Apps lists the world's applications, sorted.
+func (w *World) Apps() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.apps))
+}
+
+// governing is the record of app the invariants judge by: the committed
+// one, or, while a wiped application bag reads as a fresh relation, the
+// last record committed before it. Units refuse to act on a record that
+// went back, and keep (systemd restarts at boot) what the last real one
+// allowed.
+func (w *World) governing(app string) (fsm.Record, error) {
+	rec, err := w.RecordOf(app)
 	if err != nil {
 		return rec, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if rec.Revision == 0 && w.maxRevision > 0 {
-		return w.lastRecord, nil
+	a := w.apps[app]
+	if rec.Revision == 0 && a.maxRevision > 0 {
+		return a.lastRecord, nil
 	}
 	if rec.Revision > 0 {
-		w.lastRecord = rec
+		a.lastRecord = rec
 	}
 	return rec, nil
 }
@@ -404,7 +524,8 @@ func (w *World) started(unit string, role charm.Role, release version.Version, w
 		// disabled), which CheckState judges after the reboot.
 		return
 	}
-	rec, err := w.governing()
+	app, _, _ := strings.Cut(unit, "/")
+	rec, err := w.governing(app)
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
 		return
@@ -469,14 +590,22 @@ func allowedWeb(rec fsm.Record) []version.Version {
 // has not run a hook since the record moved may still run what an earlier
 // record allowed, as it would under Juju.
 func (w *World) CheckState() error {
-	rec, err := w.governing()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkState(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkState(app string) error {
+	rec, err := w.governing(app)
 	if err != nil {
-		return fmt.Errorf("the record does not decode: %w", err)
+		return fmt.Errorf("the record of %s does not decode: %w", app, err)
 	}
 	var errs []error
 	for _, unit := range rec.Members {
 		m := w.Machine(unit)
-		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
+		if m == nil || !slices.Contains(w.Model.Units(app), unit) {
 			continue
 		}
 		running := m.Running()
@@ -501,14 +630,22 @@ func (w *World) CheckState() error {
 // the command to run; and the shared volume's `current` naming what the
 // record says.
 func (w *World) CheckConverged() error {
-	rec, err := w.Record()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkConverged(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkConverged(app string) error {
+	rec, err := w.RecordOf(app)
 	if err != nil {
 		return err
 	}
 	switch rec.Phase {
 	case fsm.PhaseFailed:
-		st, _ := w.Model.AppStatus(w.App)
-		if !strings.Contains(st.Message, "juju run "+w.App+"/leader upgrade-") {
+		st, _ := w.Model.AppStatus(app)
+		if !strings.Contains(st.Message, "juju run "+app+"/leader upgrade-") {
 			return fmt.Errorf("failed, but the status does not name the command: %q", st.Message)
 		}
 		return nil
@@ -520,7 +657,7 @@ func (w *World) CheckConverged() error {
 		return errors.New("no release settled yet")
 	}
 	var errs []error
-	for _, unit := range w.Model.Units(w.App) {
+	for _, unit := range w.Model.Units(app) {
 		if !rec.IsMember(unit) {
 			errs = append(errs, fmt.Errorf("%s is not a member", unit))
 			continue
