@@ -92,6 +92,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		progress = stderr
 	}
 	summary, err := demo(ctx, o, progress)
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "concourse-ci-demo: stopped (interrupted, or its output was closed); everything it started is gone")
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "concourse-ci-demo: %v\n", err)
 		return 1
