@@ -82,6 +82,7 @@ type Cluster struct {
 	firstHook map[string]time.Time
 	active    map[string]time.Time
 	workers   map[string]*downtime
+	took      map[string][]time.Duration // hook name -> wall time of each run
 }
 
 // downtime follows one unit's worker service.
@@ -98,7 +99,8 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		opts.App = "concourse"
 	}
 	c := &Cluster{opts: opts, start: time.Now(), volume: filepath.Join(opts.Root, "volume"),
-		statuses: map[string]string{}, firstHook: map[string]time.Time{}, active: map[string]time.Time{}, workers: map[string]*downtime{}}
+		statuses: map[string]string{}, firstHook: map[string]time.Time{}, active: map[string]time.Time{}, workers: map[string]*downtime{},
+		took: map[string][]time.Duration{}}
 	c.ctx, c.cancel = context.WithCancel(ctx)
 	for _, d := range []string{c.volume, c.dir("state"), c.dir("fake"), c.dir("charm")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -178,6 +180,9 @@ func (c *Cluster) event(unit, format string, args ...any) {
 	}
 }
 
+// Tools is the hook tools' server: its call log, its faults.
+func (c *Cluster) Tools() *jujutest.Server { return c.tools }
+
 // AddUnit adds a unit and starts its driver: it runs the unit's hooks as
 // dispatch processes, one at a time, as Juju's unit agent does.
 func (c *Cluster) AddUnit() string {
@@ -204,7 +209,15 @@ func (c *Cluster) drive(unit string) {
 			c.firstHook[unit] = time.Now()
 		}
 		c.mu.Unlock()
+		began := time.Now()
 		_ = h.Run(c.ctx, c.dispatch)
+		c.mu.Lock()
+		name := h.Event.Hook
+		if h.Event.Action != nil {
+			name = "action " + h.Event.Action.Name
+		}
+		c.took[name] = append(c.took[name], time.Since(began))
+		c.mu.Unlock()
 		if err := h.Commit(); err != nil && c.ctx.Err() == nil {
 			c.event(unit, "%s failed (Juju retries it): %v", h.Event, firstLine(err.Error()))
 		}
@@ -280,6 +293,14 @@ func (c *Cluster) watchWorkers() {
 			c.mu.Unlock()
 		}
 	}
+}
+
+// Took lists the wall time of every run of a hook ("action NAME" for an
+// action), dispatch process included.
+func (c *Cluster) Took(hook string) []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.took[hook])
 }
 
 // WaitFor waits until cond holds, checking every 50 ms, at most timeout.

@@ -323,6 +323,14 @@ func (m *Model) RunActionFirst(unit, name string, params map[string]any) *Action
 	return a
 }
 
+// Trigger queues a hook that needs no relation on a unit (upgrade-charm,
+// leader-settings-changed, or one the charm does not know).
+func (m *Model) Trigger(unit, hook string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.enqueue(m.units[unit], Event{Hook: hook})
+}
+
 // Tick advances the model clock by d and queues update-status on every unit.
 func (m *Model) Tick(d time.Duration) {
 	m.mu.Lock()

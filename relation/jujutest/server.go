@@ -55,13 +55,22 @@ type Server struct {
 	ln       net.Listener
 	mu       sync.Mutex
 	hooks    map[string]relation.Juju
+	calls    []Call
+	fail     map[string]int
 	wg       sync.WaitGroup
+}
+
+// Call is one tool call a hook made.
+type Call struct {
+	// Context is the hook's id: "<unit slug>-<n>".
+	Context string
+	Argv    []string
 }
 
 // Serve listens on dir/agent.sock and links every tool name to jujuc (a
 // program that runs jujuc.Main) in dir/tools.
 func Serve(dir, jujuc string) (*Server, error) {
-	s := &Server{Socket: filepath.Join(dir, "agent.sock"), ToolsDir: filepath.Join(dir, "tools"), hooks: map[string]relation.Juju{}}
+	s := &Server{Socket: filepath.Join(dir, "agent.sock"), ToolsDir: filepath.Join(dir, "tools"), hooks: map[string]relation.Juju{}, fail: map[string]int{}}
 	if err := os.MkdirAll(s.ToolsDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -107,12 +116,39 @@ func (s *Server) accept() {
 	}
 }
 
+// Calls are the tool calls answered so far, in order.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// FailNext makes the next n calls of tool fail, as a tool whose agent
+// connection broke would.
+func (s *Server) FailNext(tool string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[tool] += n
+}
+
 func (s *Server) answer(req Request) Response {
 	s.mu.Lock()
 	j := s.hooks[req.Context]
+	s.calls = append(s.calls, Call{Context: req.Context, Argv: slices.Clone(req.Argv)})
+	tool := ""
+	if len(req.Argv) > 0 {
+		tool = filepath.Base(req.Argv[0])
+	}
+	failing := s.fail[tool] > 0
+	if failing {
+		s.fail[tool]--
+	}
 	s.mu.Unlock()
 	if j == nil {
 		return Response{Stderr: []byte(fmt.Sprintf("ERROR no hook context %q is running\n", req.Context)), Code: 1}
+	}
+	if failing {
+		return Response{Stderr: []byte("ERROR connection to the unit agent lost\n"), Code: 1}
 	}
 	out, err := call(context.Background(), j, req.Argv, req.Stdin)
 	if err != nil {
