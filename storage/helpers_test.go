@@ -42,11 +42,9 @@ func testSum(s string) string {
 
 // The shared fixtures, under the names these tests have always used.
 var (
-	treeSnapshot  = storagetest.Snapshot
-	putFile       = storagetest.PutFile
-	fillDisk      = storagetest.FillDisk
-	volMountTmpfs = storagetest.MountTmpfs
-	volMountRO    = storagetest.MountReadOnly
+	treeSnapshot = storagetest.Snapshot
+	putFile      = storagetest.PutFile
+	fillDisk     = storagetest.FillDisk
 )
 
 // stageFakeRelease makes releases/<version> a complete release, without a

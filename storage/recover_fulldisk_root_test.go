@@ -1,3 +1,8 @@
+//go:build !unit
+
+// Tests that need root (they mount): `make unit` (-tags unit) leaves them
+// out; `make test` runs them.
+
 package storage
 
 import (
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/mounttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +25,7 @@ import (
 func fullDiskVolume(t *testing.T) *Volume {
 	t.Helper()
 	root := t.TempDir()
-	volMountTmpfs(t, root, "1m")
+	mounttest.Tmpfs(t, root, "1m")
 	v, err := OpenVolume(root, clockAt(testEpoch))
 	require.NoError(t, err)
 	require.NoError(t, v.Full())

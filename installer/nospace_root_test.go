@@ -1,3 +1,8 @@
+//go:build !unit
+
+// Tests that need root (they mount): `make unit` (-tags unit) leaves them
+// out; `make test` runs them.
+
 package installer
 
 import (
@@ -13,6 +18,7 @@ import (
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/mounttest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
@@ -22,7 +28,7 @@ import (
 func tmpfsVolume(t *testing.T, size string) *storage.Volume {
 	t.Helper()
 	dir := t.TempDir()
-	storagetest.MountTmpfs(t, dir, size)
+	mounttest.Tmpfs(t, dir, size)
 	return openVolume(t, dir)
 }
 
