@@ -29,10 +29,14 @@ help:
 	@echo 'make demo       3 local units share one volume (root: a private systemd)'
 	@echo 'make charm      pack concourse-ci-machine.charm'
 
-# -buildvcs=auto stamps the commit into the binary (runtime/debug.ReadBuildInfo,
-# printed by `concourse-ci-machine version`) even where GOFLAGS turns it off.
+# The version and commit `concourse-ci-machine version` prints. The go
+# command's own stamp (runtime/debug.ReadBuildInfo) is empty in a git
+# worktree and under GOFLAGS=-buildvcs=false, so make sets them itself.
+STAMP = -X main.stampedVersion=$(shell git describe --tags --always --dirty 2>/dev/null) \
+	-X main.stampedCommit=$(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/concourse-ci-machine
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/concourse-ci-machine
 
 unit:
 	$(GO) test -count=1 -tags unit $(UNIT_PKGS)
