@@ -3,10 +3,12 @@ package installer
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,8 +28,9 @@ const installerChildEnv = "INSTALLER_TEST_CHILD"
 
 // TestHelperProcessInstaller is not a test: it is the body of the child
 // processes below. Run normally it returns at once. Arguments after "--":
-// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first waiting status and
-// "result downloaded|found" at the end.
+// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first waiting status,
+// "result downloaded|found" at the end, then "peak-rss <bytes>", its own
+// peak resident set (VmHWM).
 func TestHelperProcessInstaller(t *testing.T) {
 	if os.Getenv(installerChildEnv) == "" {
 		return
@@ -81,7 +84,30 @@ func runInstallerChild(args []string) error {
 	} else {
 		fmt.Println("result found")
 	}
+	peak, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	fmt.Println("peak-rss", peak)
 	return nil
+}
+
+// peakRSS is this process's peak resident set in bytes: VmHWM, the high
+// water mark of its own memory map. (Rusage's Maxrss would not do: it keeps
+// the parent's peak across the fork and exec that started this process, as
+// Go forks sharing the parent's memory map.)
+func peakRSS() (int64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if kib, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kib, "kB")), 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
 }
 
 // installerChild is one started child unit and its output lines.
@@ -90,7 +116,7 @@ type installerChild struct {
 	lines chan string
 }
 
-func startInstallerChild(t *testing.T, root, unit, baseURL, version string) *installerChild {
+func startInstallerChild(t testing.TB, root, unit, baseURL, version string) *installerChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessInstaller$", "--", root, unit, baseURL, version)
 	cmd.Env = append(os.Environ(), installerChildEnv+"=1")
@@ -119,7 +145,7 @@ func startInstallerChild(t *testing.T, root, unit, baseURL, version string) *ins
 }
 
 // next returns the child's next line ("" at EOF), failing after the guard.
-func (c *installerChild) next(t *testing.T) string {
+func (c *installerChild) next(t testing.TB) string {
 	t.Helper()
 	select {
 	case line := <-c.lines:
