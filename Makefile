@@ -20,7 +20,7 @@ all: build
 
 help:
 	@echo 'make build      bin/concourse-ci-machine, stamped with its commit (concourse-ci-machine version)'
-	@echo 'make unit       the fast tests: no root, no systemd (about 20 s with a warm build cache)'
+	@echo 'make unit       the fast tests: no root, no systemd (under 30 s with a warm build cache)'
 	@echo 'make test       lint, then every test as CI runs them (root: mounts, a private systemd)'
 	@echo 'make lint       gofmt, go vet, staticcheck $(STATICCHECK_VERSION)'
 	@echo 'make bench      the mission figures: install against curl+sha1sum+tar, peak RSS, volume use'
