@@ -1,11 +1,9 @@
 package installer
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,14 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
-
-// installerChildEnv makes a re-executed test binary run one install as a
-// separate unit (the standard helper-process pattern).
-const installerChildEnv = "INSTALLER_TEST_CHILD"
 
 // TestHelperProcessInstaller is not a test: it is the body of the child
 // processes below. Run normally it returns at once. Arguments after "--":
@@ -32,15 +27,9 @@ const installerChildEnv = "INSTALLER_TEST_CHILD"
 // "result downloaded|found" at the end, then "peak-rss <bytes>", its own
 // peak resident set (VmHWM).
 func TestHelperProcessInstaller(t *testing.T) {
-	if os.Getenv(installerChildEnv) == "" {
+	role, args := childtest.Role()
+	if role == "" {
 		return
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
 	}
 	if err := runInstallerChild(args); err != nil {
 		fmt.Fprintf(os.Stderr, "installer child: %v\n", err)
@@ -110,50 +99,10 @@ func peakRSS() (int64, error) {
 	return 0, errors.New("no VmHWM in /proc/self/status")
 }
 
-// installerChild is one started child unit and its output lines.
-type installerChild struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func startInstallerChild(t testing.TB, root, unit, baseURL, version string) *installerChild {
+// startInstallerChild starts a child unit that installs version.
+func startInstallerChild(t testing.TB, root, unit, baseURL, version string) *childtest.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessInstaller$", "--", root, unit, baseURL, version)
-	cmd.Env = append(os.Environ(), installerChildEnv+"=1")
-	cmd.Stderr = os.Stderr
-	// The child dies with this test binary, also when it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	c := &installerChild{cmd: cmd, lines: make(chan string, 16)}
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return c
-}
-
-// next returns the child's next line ("" at EOF), failing after the guard.
-func (c *installerChild) next(t testing.TB) string {
-	t.Helper()
-	select {
-	case line := <-c.lines:
-		return line
-	case <-time.After(deadlockGuard):
-		t.Fatalf("child pid %d said nothing", c.cmd.Process.Pid)
-		return ""
-	}
+	return childtest.Start(t, "TestHelperProcessInstaller", "install", root, unit, baseURL, version)
 }
 
 // TestInstallConcurrentProcesses: six OS processes install one release on
@@ -170,7 +119,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 	root := t.TempDir()
 	openVolume(t, root)
 
-	children := make([]*installerChild, units)
+	children := make([]*childtest.Child, units)
 	for i := range units {
 		children[i] = startInstallerChild(t, root, fmt.Sprintf("concourse/%d", i), srv.BaseURL(), "7.14.3")
 	}
@@ -182,7 +131,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 	}
 	first := make(chan firstLine, units)
 	for i, c := range children {
-		go func() { first <- firstLine{i, <-c.lines} }()
+		go func() { first <- firstLine{i, <-c.Lines()} }()
 	}
 	guard := time.After(deadlockGuard)
 	waiters := map[int]bool{}
@@ -207,9 +156,9 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 
 	for i, c := range children {
 		if waiters[i] {
-			assert.Equal(t, "result found", c.next(t), "child %d", i)
+			assert.Equal(t, "result found", c.Next(t), "child %d", i)
 		}
-		require.NoError(t, c.cmd.Wait(), "child %d", i)
+		require.NoError(t, c.Wait(), "child %d", i)
 	}
 	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
 	v := openVolume(t, root)
@@ -242,9 +191,9 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	p, err := v.ReadProgress()
 	require.NoError(t, err)
 	require.NotNil(t, p)
-	assert.Equal(t, child.cmd.Process.Pid, p.PID)
-	require.NoError(t, child.cmd.Process.Signal(syscall.SIGKILL))
-	err = child.cmd.Wait()
+	assert.Equal(t, child.Pid(), p.PID)
+	require.NoError(t, child.Cmd.Process.Signal(syscall.SIGKILL))
+	err = child.Wait()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())

@@ -1,25 +1,19 @@
 package storage
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
-	"github.com/stretchr/testify/require"
 )
-
-// helperRoleEnv selects what a re-executed test binary does instead of
-// running tests (the standard Go helper-process pattern).
-const helperRoleEnv = "STORAGE_TEST_HELPER_ROLE"
 
 // Child roles.
 const (
@@ -32,16 +26,9 @@ const (
 // that the multi-process tests and benchmarks start. Run normally it returns
 // at once.
 func TestHelperProcess(t *testing.T) {
-	role := os.Getenv(helperRoleEnv)
+	role, args := childtest.Role()
 	if role == "" {
 		return
-	}
-	args := os.Args
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
 	}
 	if err := runHelperRole(role, args); err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
@@ -174,61 +161,8 @@ func helperHammer(v *Volume, unit string) error {
 	return nil
 }
 
-// helperChild is a started child process with its pipes.
-type helperChild struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-}
-
-// startHelper re-executes the test binary in role with ROOT UNIT. The child
-// is killed at cleanup if it is still running.
-func startHelper(t testing.TB, role, root, unit string) *helperChild {
+// startHelper re-executes the test binary in role with ROOT UNIT.
+func startHelper(t testing.TB, role, root, unit string) *childtest.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "--", root, unit)
-	cmd.Env = append(os.Environ(), helperRoleEnv+"="+role)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return &helperChild{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout)}
+	return childtest.Start(t, "TestHelperProcess", role, root, unit)
 }
-
-// readLine reads the child's next output line, failing after a generous
-// deadlock guard.
-func (c *helperChild) readLine(t testing.TB) string {
-	t.Helper()
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		line, err := c.stdout.ReadString('\n')
-		ch <- result{line, err}
-	}()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "reading from helper pid %d", c.cmd.Process.Pid)
-		return r.line[:len(r.line)-1]
-	case <-time.After(time.Minute):
-		t.Fatalf("helper pid %d said nothing for a minute", c.cmd.Process.Pid)
-		return ""
-	}
-}
-
-// wait waits for the child to exit successfully.
-func (c *helperChild) wait(t testing.TB) {
-	t.Helper()
-	require.NoError(t, c.cmd.Wait(), "helper pid %d", c.cmd.Process.Pid)
-}
-
-func (c *helperChild) pid() int { return c.cmd.Process.Pid }
