@@ -17,7 +17,7 @@ import (
 // the go command does; asked for, help goes to stdout with status 0.
 func TestUsageAndHelp(t *testing.T) {
 	t.Parallel()
-	r := cli(t)
+	r := binary(t)
 	assert.Equal(t, 2, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, "usage: concourse-ci-machine COMMAND [ARGUMENTS]")
@@ -27,7 +27,7 @@ func TestUsageAndHelp(t *testing.T) {
 	usage := r.stderr
 
 	for _, args := range [][]string{{"help"}, {"-h"}, {"-help"}, {"--help"}} {
-		r := cli(t, args...)
+		r := binary(t, args...)
 		assert.Equal(t, 0, r.code, args)
 		assert.Equal(t, usage, r.stdout, args)
 		assert.Empty(t, r.stderr, args)
@@ -55,13 +55,14 @@ func TestCommandHelp(t *testing.T) {
 
 // A bad flag is reported once, on stderr, with the synopsis, and exits 2:
 // the flag package's own report and usage dump are silenced. Every command
-// is checked, also those added later.
+// is checked, also those added later, as a process: whatever writes to the
+// process's stderr is seen.
 func TestBadFlagIsReportedOnce(t *testing.T) {
 	t.Parallel()
 	for _, c := range commands() {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			r := cli(t, c.name, "--bogus", "x")
+			r := binary(t, c.name, "--bogus", "x")
 			assert.Equal(t, 2, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Equal(t, "concourse-ci-machine "+c.name+": flag provided but not defined: -bogus\n"+
