@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,16 +198,25 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 			record, err := os.ReadFile(holderVol.Path(storage.LockHolderFile))
 			require.NoError(t, err)
 			require.NoError(t, os.Remove(holderVol.Path(storage.LockHolderFile)))
-			if tc.namesItself {
-				go func() {
-					time.Sleep(holderGrace / 5) // the holder's fsync, slowed down
-					_ = fsutil.WriteFile(holderVol.Path(storage.LockHolderFile), record, 0o644)
-				}()
-			}
 
 			v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch }))
 			rec := &recorder{}
 			opts := testOpts("concourse/1", srv.BaseURL(), rec)
+			// The waiter's clock: a holder that names itself does so when
+			// the waiter first finds it unnamed, and no time passes, so its
+			// grace never ends; one that never does is given its grace in
+			// two looks.
+			var looks atomic.Int64
+			opts.Now = func() time.Time {
+				n := looks.Add(1)
+				if !tc.namesItself {
+					return testEpoch.Add(time.Duration(n) * holderGrace / 2)
+				}
+				if n == 1 {
+					require.NoError(t, fsutil.WriteFile(holderVol.Path(storage.LockHolderFile), record, 0o644))
+				}
+				return testEpoch
+			}
 			opts.OnStatus = func(s string) {
 				rec.stat(s)
 				if strings.HasPrefix(s, "Waiting") {
