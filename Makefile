@@ -39,7 +39,8 @@ build:
 	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/concourse-ci-machine
 
 unit:
-	$(GO) test -count=1 -tags unit $(UNIT_PKGS)
+	@echo '$(GO) test -count=1 -tags unit <every package but ./services/...>'
+	@$(GO) test -count=1 -tags unit $(UNIT_PKGS)
 
 test: lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
