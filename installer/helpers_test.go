@@ -16,6 +16,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
 // deadlockGuard bounds tests that wait on other goroutines or processes; it
@@ -131,6 +132,16 @@ func assertCurrent(t *testing.T, v *storage.Volume, want string) {
 	}
 	require.NotNil(t, iv)
 	assert.Equal(t, want, iv.Version.String(), "installed version")
+}
+
+// assertInstalledOnce checks that version was downloaded once and is
+// installed on the volume at root, with nothing partial left.
+func assertInstalledOnce(t *testing.T, srv *releasetest.Server, root, version string) {
+	t.Helper()
+	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath(version)), "exactly one download")
+	v := openVolume(t, root)
+	assertCurrent(t, v, version)
+	assertNoPartials(t, v)
 }
 
 // isType tells whether err's chain holds an E.

@@ -35,8 +35,7 @@ func TestInstallRefusesHostileArchives(t *testing.T) {
 			v := openVolume(t, filepath.Join(base, "volume"))
 			tarball, err := releasetest.BuildHostile(kind, "7.14.3", outside)
 			require.NoError(t, err)
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
+			srv := releasetest.NewTestServer(t)
 			srv.AddRelease("7.14.3", tarball)
 			before := storagetest.Snapshot(t, base)
 

@@ -25,8 +25,7 @@ import (
 func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 	t.Parallel()
 	tarball := releasetest.Tarball("7.14.3")
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	srv.AddRelease("7.14.3", tarball)
 	v := openVolume(t, t.TempDir())
 	rec := &recorder{}
@@ -78,9 +77,7 @@ func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 func TestInstallConcurrentGoroutines(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
@@ -137,19 +134,14 @@ func TestInstallConcurrentGoroutines(t *testing.T) {
 		assert.True(t, strings.HasPrefix(first, "Waiting for Concourse 7.14.3 ("), first)
 		assert.Contains(t, first, fmt.Sprintf("concourse/%d for 0s)", downloader))
 	}
-	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
-	v := openVolume(t, root)
-	assertCurrent(t, v, "7.14.3")
-	assertNoPartials(t, v)
+	assertInstalledOnce(t, srv, root, "7.14.3")
 }
 
 // A unit waiting for a downloader reports who downloads and since when; when
 // the downloader goes away without installing, the waiter downloads.
 func TestInstallWaitsAndReportsTheHolder(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
@@ -187,9 +179,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+			srv := releasetest.NewTestServer(t, "7.14.3")
 			root := t.TempDir()
 			holderVol := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch }))
 			held, err := holderVol.TryLock(storage.Holder{Unit: "concourse/0"})
@@ -234,9 +224,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 // lock stays its.
 func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
 	require.NoError(t, err)
@@ -271,8 +259,7 @@ func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 // revision.
 func TestStageThenInstall(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	for _, r := range []string{"7.14.2", "7.14.3"} {
 		srv.AddRelease(r, releasetest.Tarball(r))
 	}
@@ -356,9 +343,7 @@ func TestInstallFailuresLeaveCurrentAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("1.0.0", releasetest.Tarball("1.0.0"))
+			srv := releasetest.NewTestServer(t, "1.0.0")
 			srv.AddRelease("7.14.3", good)
 			v := openVolume(t, t.TempDir())
 			_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("1.0.0"))
@@ -388,8 +373,7 @@ func TestInstallRetriesAfterTruncationFromScratch(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 512 << 10})
 	require.NoError(t, err)
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	srv.AddRelease("7.14.3", tarball)
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultTruncate, After: int64(len(tarball) * 3 / 4)})
 	v := openVolume(t, t.TempDir())
@@ -415,8 +399,7 @@ func TestInstallRetriesATruncatedArchiveOnce(t *testing.T) {
 	for _, cuts := range []int{1, 2} {
 		t.Run(fmt.Sprintf("cut %d times", cuts), func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
+			srv := releasetest.NewTestServer(t)
 			srv.AddRelease("7.14.3", tarball)
 			srv.OmitContentLength(true)
 			for range cuts {
@@ -473,8 +456,7 @@ func TestInstallRefusesAVersionThatCannotNameARelease(t *testing.T) {
 
 func TestInstallPrunesOldReleases(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	versions := []string{"7.12.0", "7.13.0", "7.14.0-rc.1", "7.14.0", "7.14.1"}
 	for _, r := range versions {
 		srv.AddRelease(r, releasetest.Tarball(r))

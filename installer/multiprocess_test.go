@@ -111,9 +111,7 @@ func startInstallerChild(t testing.TB, root, unit, baseURL, version string) *chi
 func TestInstallConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
@@ -160,10 +158,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 		}
 		require.NoError(t, c.Wait(), "child %d", i)
 	}
-	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")), "exactly one download")
-	v := openVolume(t, root)
-	assertCurrent(t, v, "7.14.3")
-	assertNoPartials(t, v)
+	assertInstalledOnce(t, srv, root, "7.14.3")
 }
 
 // TestInstallRecoversAfterDownloaderIsKilled: a child downloads, the server
@@ -173,8 +168,7 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 1 << 20})
 	require.NoError(t, err)
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	srv.AddRelease("7.14.3", tarball)
 	reached := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultStall, After: int64(len(tarball) / 2), Reached: reached})

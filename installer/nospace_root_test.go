@@ -52,9 +52,7 @@ func TestInstallOnFullDisk(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v := tmpfsVolume(t, "2m")
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
-			srv.AddRelease("1.0.0", releasetest.Tarball("1.0.0"))
+			srv := releasetest.NewTestServer(t, "1.0.0")
 			srv.AddRelease("7.14.3", big)
 			_, err = New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("1.0.0"))
 			require.NoError(t, err)
@@ -119,8 +117,7 @@ func TestInstallSpaceEstimate(t *testing.T) {
 	t.Run("from the download's size and the previous release", func(t *testing.T) {
 		t.Parallel()
 		v := tmpfsVolume(t, "3m")
-		srv := releasetest.NewServer()
-		t.Cleanup(srv.Close)
+		srv := releasetest.NewTestServer(t)
 		srv.AddRelease("7.14.2", tarball("7.14.2"))
 		srv.AddRelease("7.14.3", tarball("7.14.3"))
 		_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.2"))
@@ -142,8 +139,7 @@ func TestInstallSpaceEstimate(t *testing.T) {
 	t.Run("the operator's figure", func(t *testing.T) {
 		t.Parallel()
 		v := tmpfsVolume(t, "3m")
-		srv := releasetest.NewServer()
-		t.Cleanup(srv.Close)
+		srv := releasetest.NewTestServer(t)
 		srv.AddRelease("7.14.3", tarball("7.14.3"))
 		opts := testOpts("concourse/0", srv.BaseURL(), &recorder{})
 		opts.SpaceNeeded = 5 << 20

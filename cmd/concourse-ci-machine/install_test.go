@@ -20,9 +20,7 @@ func installFor(t *testing.T, args ...string) result {
 
 func TestRunInstallFromURLPrintsTransitions(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	volume := t.TempDir()
 
 	r := installFor(t, "--version", "7.14.3", "--url", srv.TarballURL("7.14.3"), "--unit", "concourse/0", volume)
