@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
@@ -57,7 +58,10 @@ func TestMakeBuildStampsTheCommit(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	head, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-	require.NoError(t, err, "the tests run in a git checkout")
+	if exit, ok := errors.AsType[*exec.ExitError](err); ok {
+		t.Fatalf("the tests run in a git checkout that git reads: git rev-parse HEAD: %v: %s", err, exit.Stderr)
+	}
+	require.NoError(t, err)
 	bin := filepath.Join(t.TempDir(), "concourse-ci-machine")
 	build := exec.Command("make", "-C", root, "--no-print-directory", "build", "BIN="+bin)
 	build.Env = append(build.Environ(), "GOFLAGS=-buildvcs=false")
