@@ -86,11 +86,7 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	require.NoError(t, err, "taking the lock writes nothing before recovery")
 	defer l.Release()
 
-	rec := l.Recovered()
-	require.NotNil(t, rec)
-	assert.Equal(t, dead.Unit, rec.Unit)
-	assert.Equal(t, dead.PID, rec.PID)
-	assert.Equal(t, dead.Version, rec.Version)
+	requireRecovered(t, l, dead)
 	assert.Contains(t, l.Removed(), partial)
 	assert.Contains(t, l.Removed(), v.Path(ProgressFile))
 	assert.NoDirExists(t, partial)
