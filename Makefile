@@ -4,8 +4,8 @@ GO          ?= go
 BIN         := bin/concourse-ci-machine
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
-# The systemd-backed tests start their own private `systemd --user`; see
-# services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
+# The systemd-backed tests start their own private system-mode systemd (PID 1
+# of private namespaces); see services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
 TEST_TIMEOUT := 9m
 
 # The fast tier: no root, no systemd. Tests that need root (they mount) sit

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
@@ -43,7 +44,14 @@ func unwrapAs[T error](err error) T {
 // adviceTable lists every error kind the charm explains, most specific
 // first.
 func adviceTable() []advice {
-	return []advice{
+	return append([]advice{
+		{"ConfigError/pass-through", func(err error) bool {
+			e := unwrapAs[*ConfigError](err)
+			return e != nil && e.Err != nil
+		}, relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*ConfigError](err)
+			return fmt.Sprintf("Fix juju config %s %s: %s", app, e.Option, passThroughProblem(e.Err))
+		}},
 		{"ConfigError", as[*ConfigError](), relation.Blocked, func(err error, app string) string {
 			e := unwrapAs[*ConfigError](err)
 			return fmt.Sprintf("%s; fix it: juju config %s %s=...", e.Error(), app, e.Option)
@@ -103,7 +111,106 @@ func adviceTable() []advice {
 		{"ToolError", as[*relation.ToolError](), relation.Blocked, func(err error, app string) string {
 			return "A Juju hook tool failed: " + err.Error()
 		}},
+	}, wiringAdvice()...)
+}
+
+// wiringAdvice explains what keeps web or a worker from running: the
+// database, the TSA, the keys, the settings Concourse is given.
+func wiringAdvice() []advice {
+	return []advice{
+		{"PostgresMissingError", as[*PostgresMissingError](), relation.Blocked, func(err error, app string) string {
+			return fmt.Sprintf("waiting for PostgreSQL: juju integrate %s postgresql", app)
+		}},
+		{"PostgresPendingError", as[*relation.PostgresPendingError](), relation.Waiting, func(err error, app string) string {
+			e := unwrapAs[*relation.PostgresPendingError](err)
+			return fmt.Sprintf("Waiting for PostgreSQL (%s) to send %s", e.Remote, strings.Join(e.Missing, ", "))
+		}},
+		{"PostgresUnusableError", as[*relation.PostgresUnusableError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*relation.PostgresUnusableError](err)
+			what := e.Err.Error()
+			if d := unwrapAs[*concourse.PostgresDataError](err); d != nil {
+				what = d.Field + ": " + d.Reason
+			}
+			return fmt.Sprintf("Web stopped: PostgreSQL (%s) sent unusable %s", e.Remote, what)
+		}},
+		{"NoTSAError/worker", func(err error) bool {
+			e := unwrapAs[*NoTSAError](err)
+			return e != nil && e.Mode == ModeWorker && e.Web == ""
+		}, relation.Blocked, func(err error, app string) string {
+			return fmt.Sprintf("waiting for web: juju integrate %s:web-tsa <web application>:tsa", app)
+		}},
+		{"NoTSAError", as[*NoTSAError](), relation.Waiting, func(err error, app string) string {
+			return "Waiting for web: " + err.Error()
+		}},
+		{"TSADataError", as[*relation.TSADataError](), relation.Blocked, func(err error, app string) string {
+			return "Worker not started: " + unwrapAs[*relation.TSADataError](err).Error()
+		}},
+		{"NetworkWorkDirError", as[*NetworkWorkDirError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*NetworkWorkDirError](err)
+			return fmt.Sprintf("Worker dir on %s: juju config %s baggageclaim-driver=naive, or give workers a local volume", e.Filesystem, app)
+		}},
+		{"PartialKeySetError", as[*concourse.PartialKeySetError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*concourse.PartialKeySetError](err)
+			return fmt.Sprintf("Keys in %s lack %s: restore them, or move the directory aside for new keys", e.Dir, strings.Join(e.Missing, ", "))
+		}},
+		{"CorruptKeyError", as[*concourse.CorruptKeyError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*concourse.CorruptKeyError](err)
+			return fmt.Sprintf("Key file %s %s: restore it, or move its directory aside for new keys", e.Path, e.Reason)
+		}},
+		{"PortRangeError", as[*concourse.PortRangeError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*concourse.PortRangeError](err)
+			return fmt.Sprintf("Unit number %d puts %s at %d: lower juju config %s web-port", e.Unit, e.Setting, e.Port, app)
+		}},
+		{"RuntimeConflictError", as[*concourse.RuntimeConflictError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*concourse.RuntimeConflictError](err)
+			return fmt.Sprintf("Fix juju config %s worker-environment: runtime %s refuses %s", app, e.Runtime, e.Key)
+		}},
+		{"ManagedSettingError", as[*concourse.ManagedSettingError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*concourse.ManagedSettingError](err)
+			return fmt.Sprintf("Fix juju config %s %s-environment: %s", app, e.Role, passThroughProblem(e))
+		}},
+		{"MissingSettingError/external-url", func(err error) bool {
+			e := unwrapAs[*concourse.MissingSettingError](err)
+			return e != nil && e.Key == "CONCOURSE_EXTERNAL_URL"
+		}, relation.Blocked, func(err error, app string) string {
+			return fmt.Sprintf("Web has no address to be reached at: juju config %s external-url=https://...", app)
+		}},
+		{"InvalidSettingError/tags", func(err error) bool {
+			e := unwrapAs[*concourse.InvalidSettingError](err)
+			return e != nil && e.Key == "CONCOURSE_TAG"
+		}, relation.Blocked, func(err error, app string) string {
+			return fmt.Sprintf("%s: juju config %s worker-tags=...", unwrapAs[*concourse.InvalidSettingError](err), app)
+		}},
+		// The charm fills every other setting itself: one it cannot fill,
+		// or fills wrong, is the charm's fault, and the message says which.
+		{"MissingSettingError", as[*concourse.MissingSettingError](), relation.Blocked, func(err error, app string) string {
+			return err.Error()
+		}},
+		{"InvalidSettingError", as[*concourse.InvalidSettingError](), relation.Blocked, func(err error, app string) string {
+			return err.Error()
+		}},
+		{"InvalidChoiceError", as[*concourse.InvalidChoiceError](), relation.Blocked, func(err error, app string) string {
+			return err.Error()
+		}},
+		{"UnknownSettingError", as[*concourse.UnknownSettingError](), relation.Blocked, func(err error, app string) string {
+			return err.Error()
+		}},
 	}
+}
+
+// passThroughProblem says briefly what is wrong with a web-environment or
+// worker-environment line; never its value.
+func passThroughProblem(err error) string {
+	if e := unwrapAs[*concourse.ManagedSettingError](err); e != nil {
+		return "drop " + e.Key + ", the charm sets it"
+	}
+	if e := unwrapAs[*concourse.ExtraEnvError](err); e != nil {
+		if e.Key == "" {
+			return fmt.Sprintf("line %d %s", e.Line, e.Reason)
+		}
+		return fmt.Sprintf("line %d (%s) %s", e.Line, e.Key, e.Reason)
+	}
+	return err.Error()
 }
 
 // eventAction names the operator's request behind an event.

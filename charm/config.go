@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
@@ -68,8 +70,12 @@ type Config struct {
 	WorkerRuntime        string
 	BaggageclaimDriver   string
 	LogLevel             string
-	WebEnvironment       string
-	WorkerEnvironment    string
+	ClusterName          string
+	WorkerTags           []string
+	// WebExtra and WorkerExtra are the operator's pass-through CONCOURSE_*
+	// settings (web-environment, worker-environment), checked.
+	WebExtra    map[string]string
+	WorkerExtra map[string]string
 }
 
 // DefaultConfig is what config.yaml declares as defaults.
@@ -90,25 +96,41 @@ func DefaultConfig() map[string]any {
 		"worker-runtime":         "containerd",
 		"baggageclaim-driver":    "detect",
 		"log-level":              "info",
+		"cluster-name":           "",
+		"worker-tags":            "",
 		"web-environment":        "",
 		"worker-environment":     "",
 	}
 }
 
-// ConfigError names an option whose value the charm refuses.
+// ConfigError names an option whose value the charm refuses. An option
+// that may hold secrets (web-environment, worker-environment) carries the
+// reason in Err and its value is never repeated.
 type ConfigError struct {
 	Option  string
 	Value   string
 	Problem string
+	Err     error
 }
 
 func (e *ConfigError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("config %s: %v", e.Option, e.Err)
+	}
 	return fmt.Sprintf("config %s=%q %s", e.Option, e.Value, e.Problem)
 }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // ParseConfig reads config-get's answer. Every refused option is reported
 // (errors.Join of *ConfigError); nothing acts on a refused configuration.
 func ParseConfig(raw map[string]any) (Config, error) {
+	c, _, err := parseConfig(raw)
+	return c, err
+}
+
+// parseConfig is ParseConfig, also saying which options it read.
+func parseConfig(raw map[string]any) (Config, map[string]bool, error) {
 	p := configParser{raw: raw}
 	c := Config{
 		Mode:                 Mode(p.oneOf("mode", string(ModeAuto), string(ModeWeb), string(ModeWorker), string(ModeAll))),
@@ -125,8 +147,10 @@ func ParseConfig(raw map[string]any) (Config, error) {
 		WorkerRuntime:        p.oneOf("worker-runtime", "containerd", "guardian", "houdini"),
 		BaggageclaimDriver:   p.oneOf("baggageclaim-driver", "detect", "overlay", "btrfs", "naive"),
 		LogLevel:             p.oneOf("log-level", "debug", "info", "error", "fatal"),
-		WebEnvironment:       p.str("web-environment"),
-		WorkerEnvironment:    p.str("worker-environment"),
+		ClusterName:          p.line("cluster-name"),
+		WorkerTags:           p.tags("worker-tags"),
+		WebExtra:             p.extraEnv("web-environment", concourse.RoleWeb),
+		WorkerExtra:          p.extraEnv("worker-environment", concourse.RoleWorker),
 	}
 	if v := p.str("version"); v != "" {
 		parsed, err := version.Parse(v)
@@ -141,14 +165,17 @@ func ParseConfig(raw map[string]any) (Config, error) {
 		p.fail("web-port", "2222", "is the TSA's port: pick another")
 	}
 	if err := errors.Join(p.errs...); err != nil {
-		return Config{}, err
+		return Config{}, p.read, err
 	}
-	return c, nil
+	return c, p.read, nil
 }
 
 type configParser struct {
 	raw  map[string]any
 	errs []error
+	// read records every option parsed, for the test that holds the
+	// code and charmcraft.yaml to the same list.
+	read map[string]bool
 }
 
 func (p *configParser) fail(option, value, problem string) {
@@ -158,6 +185,10 @@ func (p *configParser) fail(option, value, problem string) {
 // value returns the raw value, or the declared default when Juju left the
 // option out.
 func (p *configParser) value(option string) any {
+	if p.read == nil {
+		p.read = map[string]bool{}
+	}
+	p.read[option] = true
 	if v, ok := p.raw[option]; ok && v != nil {
 		return v
 	}
@@ -289,4 +320,39 @@ func (p *configParser) username(option string) string {
 		p.fail(option, v, "is not a user name (letters, digits, . _ -)")
 	}
 	return v
+}
+
+// line is a one-line text option.
+func (p *configParser) line(option string) string {
+	v := strings.TrimSpace(p.str(option))
+	if strings.ContainsFunc(v, unicode.IsControl) {
+		p.fail(option, v, "contains a control character")
+	}
+	return v
+}
+
+// tags is a comma-separated list of worker tags.
+func (p *configParser) tags(option string) []string {
+	var tags []string
+	for _, t := range strings.Split(p.str(option), ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+		case strings.ContainsFunc(t, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+			p.fail(option, t, "is not a tag: tags are separated by commas and hold no spaces")
+		case !slices.Contains(tags, t):
+			tags = append(tags, t)
+		}
+	}
+	return tags
+}
+
+// extraEnv is a pass-through of CONCOURSE_* settings for role; its value
+// is never repeated in an error (it may hold secrets).
+func (p *configParser) extraEnv(option string, role concourse.Role) map[string]string {
+	env, err := concourse.ParseExtraEnv(role, p.str(option))
+	if err != nil {
+		p.errs = append(p.errs, &ConfigError{Option: option, Err: err})
+	}
+	return env
 }

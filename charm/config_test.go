@@ -22,6 +22,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		Mode: ModeAuto, Version: version.MustParse("7.14.3"), SharedStorage: SharedAuto, ReleaseURL: DefaultReleaseURL,
 		KeepReleases: 2, PrepareTimeout: 10 * time.Minute, DrainTimeout: 10 * time.Minute, WebPort: 8080,
 		InitialAdminUsername: "admin", WorkerRuntime: "containerd", BaggageclaimDriver: "detect", LogLevel: "info",
+		WebExtra: map[string]string{}, WorkerExtra: map[string]string{},
 	}, c)
 	empty, err := ParseConfig(nil)
 	require.NoError(t, err, "options Juju leaves out take their defaults")
@@ -46,9 +47,41 @@ func TestParseConfigReadsJujusTypes(t *testing.T) {
 	assert.Equal(t, strings.Repeat("ab", 32), c.ReleaseSHA256)
 	assert.Equal(t, "https://ci.example.com", c.ExternalURL)
 	raw["release-space"] = "2GiB"
+	raw["cluster-name"] = " ci "
+	raw["worker-tags"] = "gpu, arm64,,gpu"
+	raw["web-environment"] = "# auth\nCONCOURSE_GITHUB_CLIENT_ID=id\n\nCONCOURSE_GITHUB_CLIENT_SECRET=s=3\n"
+	raw["worker-environment"] = "CONCOURSE_GARDEN_DNS_SERVER=10.0.0.2"
 	c, err = ParseConfig(raw)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2<<30), c.ReleaseSpace)
+	assert.Equal(t, "ci", c.ClusterName)
+	assert.Equal(t, []string{"gpu", "arm64"}, c.WorkerTags, "trimmed, empty and repeated tags dropped")
+	assert.Equal(t, map[string]string{"CONCOURSE_GITHUB_CLIENT_ID": "id", "CONCOURSE_GITHUB_CLIENT_SECRET": "s=3"}, c.WebExtra)
+	assert.Equal(t, map[string]string{"CONCOURSE_GARDEN_DNS_SERVER": "10.0.0.2"}, c.WorkerExtra)
+}
+
+// The pass-through options may hold secrets: a refusal names the line and
+// the key, never the value.
+func TestParseConfigNeverEchoesThePassThrough(t *testing.T) {
+	t.Parallel()
+	for option, text := range map[string]string{
+		"web-environment":    "CONCOURSE_GITHUB_CLIENT_SECRET=hunter2\nCONCOURSE_POSTGRES_PASSWORD=hunter2",
+		"worker-environment": "CONCOURSE_NOT_A_SETTING=hunter2",
+	} {
+		raw := DefaultConfig()
+		raw[option] = text
+		_, err := ParseConfig(raw)
+		var ce *ConfigError
+		require.ErrorAs(t, err, &ce, option)
+		assert.Equal(t, option, ce.Option)
+		assert.NotContains(t, err.Error(), "hunter2")
+		h := &hook{app: "ci"}
+		line := h.adviceLine(err)
+		assert.NotContains(t, line, "hunter2")
+		assert.Contains(t, line, "Fix juju config ci "+option+": ", line)
+		assert.LessOrEqual(t, len(line), 120)
+		assert.NotContains(t, line, "...", "the line fits whole")
+	}
 }
 
 // Every refused option is named, with why, all at once; nothing else acts.
@@ -81,6 +114,10 @@ func TestParseConfigRefusesBadValues(t *testing.T) {
 		{"baggageclaim-driver", "zfs", "is not one of"},
 		{"log-level", "chatty", "is not one of"},
 		{"web-environment", 42, "is not a string"},
+		{"web-environment", "GITHUB_CLIENT_ID=x", "line 1: its key does not start with CONCOURSE_"},
+		{"worker-environment", "CONCOURSE_WORK_DIR=/tmp", "CONCOURSE_WORK_DIR is set by the charm"},
+		{"cluster-name", "ci\x00", "contains a control character"},
+		{"worker-tags", "gpu, big disk", "is not a tag"},
 	}
 	for _, tc := range tests {
 		raw := maps.Clone(DefaultConfig())

@@ -4,8 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // Deps is everything with side effects that a dispatch uses besides its
@@ -30,6 +32,10 @@ type Deps struct {
 	// Environ gives the charm's settings from its environment (proxies,
 	// overrides for a local harness); os.Getenv in production.
 	Environ func(string) string
+	// KeyBits is the size of the cluster's RSA keys when the charm
+	// generates them; concourse.DefaultKeyBits when zero. Models that
+	// deploy hundreds of clusters use smaller keys; production never does.
+	KeyBits int
 }
 
 // Volume is where a unit's releases live: the shared volume, or the unit's
@@ -59,6 +65,22 @@ type Volume interface {
 	WorkerDir(unit string) (string, error)
 	// KeysDir holds the cluster's keys (0700).
 	KeysDir() string
+	// WithLock runs fn while unit holds the volume lock (waiting for it
+	// as Stage does): what fn writes on the volume, no other unit writes
+	// at the same time.
+	WithLock(ctx context.Context, unit string, fn func() error) error
+	// WorkerFilesystem is the filesystem the unit's worker directory is
+	// on.
+	WorkerFilesystem(unit string) (Filesystem, error)
+}
+
+// Filesystem is what the charm needs to know of the filesystem under a
+// directory.
+type Filesystem struct {
+	Type string // "ext4", "nfs", "ceph", "fuse", ...
+	// Network: a filesystem other machines mount too (NFS, CephFS, FUSE,
+	// ...), where baggageclaim's overlay and btrfs drivers do not work.
+	Network bool
 }
 
 // StageRequest asks for one release on a volume.
@@ -73,28 +95,30 @@ type StageRequest struct {
 	// Space is what must be free (0: the installer's estimate).
 	Space int64
 	Keep  int
+	// Proxy is the model's proxy settings for the download (zero: the
+	// volume's default).
+	Proxy concourse.Proxy
 	// Protect lists releases pruning must keep.
 	Protect []version.Version
 	Status  func(string)
 }
 
 // Services is the machine's systemd, as the charm uses it. Production:
-// services.Manager over D-Bus.
+// services.Manager over D-Bus (see Systemd).
 type Services interface {
 	// Install writes the unit (and its environment file) and reports
 	// whether anything changed.
 	Install(ctx context.Context, u Unit) (bool, error)
 	// Start starts the unit; starting a running unit changes nothing.
 	Start(ctx context.Context, name string) error
-	// Restart restarts the unit (a worker drains first).
+	// Restart stops (a worker drains first) and starts the unit.
 	Restart(ctx context.Context, name string) error
-	// Stop stops the unit, a worker after draining, and says how the
-	// drain ended.
-	Stop(ctx context.Context, name string) (Drain, error)
+	// Stop stops the unit, a worker after draining, and says how it ended.
+	Stop(ctx context.Context, name string) (services.Outcome, error)
 	// Retire stops a worker for good: it retires from the ATC. offline is
 	// the command that retires it when it is not running.
-	Retire(ctx context.Context, name string, offline []string) (Drain, error)
-	// SetEnabled enables or disables start at boot.
+	Retire(ctx context.Context, name string, offline []string) (services.Outcome, error)
+	// SetEnabled enables or disables start at boot (idempotent).
 	SetEnabled(ctx context.Context, name string, enabled bool) error
 	State(ctx context.Context, name string) (ServiceState, error)
 	Uninstall(ctx context.Context, name string) error
@@ -109,34 +133,11 @@ type Unit struct {
 	File    []byte
 	// EnvPath and Env are its environment file (mode 0600).
 	EnvPath string
-	Env     []byte
+	Env     map[string]string
 }
 
 // ServiceState is what systemd says about a unit.
 type ServiceState struct {
 	Installed bool
 	Active    bool
-	Enabled   bool
-}
-
-// Drain says how a worker's stop ended.
-type Drain int
-
-// How a drain can end.
-const (
-	// DrainNothing: there was nothing running to drain.
-	DrainNothing Drain = iota
-	// DrainClean: the worker landed or retired and exited by itself.
-	DrainClean
-	// DrainNotHeard: the worker exited but the ATC never heard of it
-	// (web unreachable): it will show as stalled.
-	DrainNotHeard
-	// DrainTerminated: the drain timeout ran out; SIGTERM ended it.
-	DrainTerminated
-	// DrainKilled: it had to be killed.
-	DrainKilled
-)
-
-func (d Drain) String() string {
-	return [...]string{"nothing to drain", "drained", "not heard by the ATC", "terminated at the drain timeout", "killed"}[d]
 }

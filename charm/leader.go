@@ -21,6 +21,7 @@ func (h *hook) decide(ctx context.Context) {
 	if h.roles.Web {
 		h.nextApp.WebAddress = h.facts(ctx).Address
 	}
+	h.nextApp.TSA = h.tsaOffer()
 	acks := p.Acks()
 	acks[h.self] = h.ack
 
@@ -28,8 +29,15 @@ func (h *hook) decide(ctx context.Context) {
 	if err != nil {
 		h.problems = append(h.problems, err)
 	}
-	if rebuilt, ok := fsm.Recover(rec, acks, fenced, cur); ok {
+	peers := activePeers(h.hc, p.Others)
+	if rebuilt, ok := fsm.Recover(rec, fsm.Evidence{
+		Acks: acks, Members: fsm.LeaderView{Self: h.self, Peers: peers}.Members(), FenceRevision: fenced, FenceVersion: cur,
+		WrittenGeneration: h.local.WrittenGeneration, WrittenRevision: h.local.WrittenRevision,
+	}); ok {
 		h.next = rebuilt
+		// The bag that said which `version` config was acted on is gone
+		// too; the operator did not change it, so it is not a new request.
+		h.nextApp.ConfigVersion = h.cfg.Version.String()
 		h.notes = append(h.notes, rebuilt.LastError)
 		return
 	}
@@ -43,7 +51,7 @@ func (h *hook) decide(ctx context.Context) {
 		since = h.d.Clock()
 	}
 	d, err := fsm.LeaderStep(h.next, fsm.LeaderView{
-		Self: h.self, Peers: activePeers(h.hc, p.Others), Acks: acks, Now: h.d.Clock(), PhaseSince: since,
+		Self: h.self, Peers: peers, Acks: acks, Now: h.d.Clock(), PhaseSince: since,
 	})
 	if err != nil {
 		h.problems = append(h.problems, err)
@@ -86,10 +94,10 @@ func (h *hook) followConfigVersion(ctx context.Context) {
 		h.nextApp.ConfigVersion = target.String()
 		return
 	}
-	if !h.stage(ctx, target, h.next) {
+	next, err := fsm.Initiate(h.next, h.initiateRequest(target))
+	if err == nil && !h.stage(ctx, target, h.next) {
 		return // the status says why; the next hook tries again
 	}
-	next, err := fsm.Initiate(h.next, h.initiateRequest(target))
 	var (
 		already *fsm.AlreadyError
 		same    *fsm.SameVersionError
@@ -120,5 +128,17 @@ func (h *hook) writeDecision(ctx context.Context) error {
 	if !h.leader || h.peers == nil || h.peers.RecordErr != nil || h.vol == nil || h.cfgErr != nil {
 		return nil
 	}
-	return h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp)
+	h.local.WrittenGeneration = max(h.local.WrittenGeneration, h.next.Generation)
+	h.local.WrittenRevision = max(h.local.WrittenRevision, h.next.Revision)
+	if err := h.peers.WriteApp(ctx, h.d.Juju, h.next, h.nextApp); err != nil {
+		return err
+	}
+	if h.peers.Own.AckErr != nil || h.next.Revision == h.peers.Record.Revision {
+		return nil
+	}
+	// Echo the record in this unit's own bag, committed with it: a wiped
+	// application bag leaves unit bags, so a later leader rebuilds above it.
+	h.ack.WroteGeneration = max(h.ack.WroteGeneration, h.next.Generation)
+	h.ack.WroteRevision = max(h.ack.WroteRevision, h.next.Revision)
+	return h.peers.WriteOwn(ctx, h.d.Juju, h.ack, h.facts(ctx))
 }

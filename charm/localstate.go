@@ -29,6 +29,10 @@ type localState struct {
 	PhaseSeen phaseSeen `json:"phase_seen"`
 	// LastDrain is how the last worker stop ended.
 	LastDrain string `json:"last_drain,omitempty"`
+	// Written is the highest generation and revision this unit wrote as
+	// leader (committed or not), so a rebuilt record never reuses one.
+	WrittenGeneration uint64 `json:"written_generation,omitempty"`
+	WrittenRevision   uint64 `json:"written_revision,omitempty"`
 }
 
 type phaseSeen struct {
@@ -58,7 +62,10 @@ func loadLocalState(dir string) (*localState, error) {
 	return s, nil
 }
 
-func (s *localState) save(dir string, w fsutil.Writer) error {
+// save replaces the file atomically but without fsync: losing the latest
+// readings to a power cut only makes the next hook re-check systemd and
+// count a deadline again from later.
+func (s *localState) save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the charm's state directory: %w", err)
 	}
@@ -66,7 +73,7 @@ func (s *localState) save(dir string, w fsutil.Writer) error {
 	if err != nil {
 		return err
 	}
-	return w.WriteFile(filepath.Join(dir, localStateFile), data, 0o600)
+	return fsutil.Writer{NoSync: true}.WriteFile(filepath.Join(dir, localStateFile), data, 0o600)
 }
 
 // phaseSince is when this unit first saw rec's generation in its phase,

@@ -35,7 +35,7 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 	if h.isSwitcher() && staged {
 		h.switchCurrent(ctx, want.Current, rec.Revision)
 	}
-	if !want.PreStage.IsZero() && !h.shared && h.roles.Worker {
+	if !want.PreStage.IsZero() && h.apart && h.roles.Worker {
 		// Download ahead while the worker still runs (its own volume);
 		// a failure here is retried in DOWNLOADING, where it counts.
 		h.prestage(ctx, want.PreStage)
@@ -44,12 +44,15 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 		return err
 	}
 	h.ack = fsm.AckFor(rec, h.observe(ctx, rec))
+	h.ack.WroteGeneration, h.ack.WroteRevision = own.Ack.WroteGeneration, own.Ack.WroteRevision
 	return nil
 }
 
 // isSwitcher says this unit points its volume's `current`: the leader for
-// the shared volume, and any unit for a volume it does not share.
-func (h *hook) isSwitcher() bool { return h.leader || !h.shared }
+// the shared volume, and a unit for a volume it has shown it does not
+// share (a token that differs from the leader's). A unit that does not
+// know yet leaves `current` alone.
+func (h *hook) isSwitcher() bool { return h.leader || h.apart }
 
 // stage makes v present and verified on the volume. It reports whether v
 // is ready; a failure is a problem for the ack, a busy lock only a wait.
@@ -90,6 +93,7 @@ func (h *hook) stageRequest(v version.Version, rec fsm.Record) StageRequest {
 		SHA256:  h.cfg.ReleaseSHA256,
 		Space:   h.cfg.ReleaseSpace,
 		Keep:    h.cfg.KeepReleases,
+		Proxy:   h.proxy(),
 		Status:  func(line string) { h.progress = line },
 	}
 	for _, p := range []version.Version{rec.Version, rec.TargetVersion, rec.PreviousVersion, v} {

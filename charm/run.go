@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
 
@@ -32,16 +31,17 @@ type hook struct {
 	roles  Roles
 	vol    Volume
 	volErr error
-	shared bool // this unit's volume is the leader's
+	apart  bool // this unit's volume is not the leader's (tokens differ)
 	peers  *relation.Peers
 	local  *localState
-	writer fsutil.Writer
 
 	// What acting produced, for the ack and the status.
 	problems []error  // failures worth an error in the ack and a status line
 	waiting  []string // conditions that resolve by themselves
 	notes    []string // what the status may add
 	progress string   // the latest install progress line
+	held     []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire     wiring
 	ack      fsm.Ack
 	acted    bool // the unit acted on a committed record
 	next     fsm.Record
@@ -86,7 +86,7 @@ func Run(ctx context.Context, hc relation.Context, d Deps) error {
 	if err != nil {
 		return err
 	}
-	if err := h.local.save(d.StateDir, h.writer); err != nil {
+	if err := h.local.save(d.StateDir); err != nil {
 		return err
 	}
 	return h.setStatus(ctx)
@@ -100,7 +100,12 @@ func knownHook(name string) bool {
 		StorageName + "-storage-attached", StorageName + "-storage-detaching":
 		return true
 	}
-	return strings.HasPrefix(name, relation.PeerRelation+"-relation-")
+	for _, endpoint := range []string{relation.PeerRelation, relation.PostgresEndpoint, relation.TSAEndpoint, relation.WebTSAEndpoint} {
+		if strings.HasPrefix(name, endpoint+"-relation-") {
+			return true
+		}
+	}
+	return false
 }
 
 // isLeaving says the hook is about this unit going away: its services stop
@@ -132,13 +137,19 @@ func (h *hook) reconcile(ctx context.Context) error {
 	if h.vol == nil {
 		return nil
 	}
+	if err := h.readWiring(ctx); err != nil {
+		return err
+	}
 	if h.peers == nil {
 		// Before the peer relation exists nothing may run: get the
 		// configured release ready, so the unit is quick once it may.
 		h.prestage(ctx, h.cfg.Version)
 		return nil
 	}
-	h.shared = h.peers.App.VolumeToken != "" && h.peers.App.VolumeToken == h.token(ctx)
+	if leaderToken := h.peers.App.VolumeToken; leaderToken != "" {
+		own := h.token(ctx)
+		h.apart = own != "" && own != leaderToken
+	}
 	if err := h.actOnRecord(ctx); err != nil {
 		return err
 	}
@@ -146,6 +157,9 @@ func (h *hook) reconcile(ctx context.Context) error {
 		if err := h.peers.WriteOwn(ctx, h.d.Juju, h.ack, h.facts(ctx)); err != nil {
 			return err
 		}
+	}
+	if err := h.publishWiring(ctx); err != nil {
+		return err
 	}
 	if h.leader && h.peers.RecordErr == nil {
 		h.decide(ctx)
@@ -192,10 +206,8 @@ func (h *hook) token(ctx context.Context) string {
 }
 
 func (h *hook) facts(ctx context.Context) relation.Facts {
-	f := relation.Facts{VolumeToken: h.token(ctx)}
-	if n, err := h.d.Juju.NetworkGet(ctx, relation.PeerRelation); err == nil {
-		f.Address = n.IngressAddress()
-	}
+	f := relation.Facts{VolumeToken: h.token(ctx), Address: h.wire.address}
+	h.wiringFacts(&f)
 	return f
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // runServices makes the unit's systemd units match what the record wants:
@@ -23,6 +24,13 @@ func (h *hook) runServices(ctx context.Context, want fsm.Want, staged bool) erro
 		}
 		if target.IsZero() {
 			h.stopService(ctx, role, name)
+			continue
+		}
+		if stop, err := h.roleHeld(role); err != nil {
+			h.hold(err)
+			if stop {
+				h.stopService(ctx, role, name)
+			}
 			continue
 		}
 		if !h.vol.Staged(target) {
@@ -78,10 +86,8 @@ func (h *hook) ensureRunning(ctx context.Context, role Role, name string, v vers
 		h.problems = append(h.problems, fmt.Errorf("run %s on %s: %w", role, v, err))
 		return
 	}
-	if !st.Enabled {
-		if err := h.d.Services.SetEnabled(ctx, name, true); err != nil {
-			h.problems = append(h.problems, fmt.Errorf("enable %s: %w", name, err))
-		}
+	if err := h.d.Services.SetEnabled(ctx, name, true); err != nil {
+		h.problems = append(h.problems, fmt.Errorf("enable %s: %w", name, err))
 	}
 }
 
@@ -96,22 +102,17 @@ func (h *hook) stopService(ctx context.Context, role Role, name string) {
 		return
 	}
 	if st.Active {
-		drain, err := h.d.Services.Stop(ctx, name)
+		outcome, err := h.d.Services.Stop(ctx, name)
 		if err != nil {
 			h.problems = append(h.problems, fmt.Errorf("stop %s: %w", name, err))
 			return
 		}
 		if role == RoleWorker {
-			h.local.LastDrain = drain.String()
-			if drain != DrainClean && drain != DrainNothing {
-				h.notes = append(h.notes, "the worker's last stop: "+drain.String())
-			}
+			h.noteDrain(outcome)
 		}
 	}
-	if st.Enabled {
-		if err := h.d.Services.SetEnabled(ctx, name, false); err != nil {
-			h.problems = append(h.problems, fmt.Errorf("disable %s: %w", name, err))
-		}
+	if err := h.d.Services.SetEnabled(ctx, name, false); err != nil {
+		h.problems = append(h.problems, fmt.Errorf("disable %s: %w", name, err))
 	}
 }
 
@@ -129,11 +130,11 @@ func (h *hook) leave(ctx context.Context) error {
 			continue
 		}
 		if role == RoleWorker {
-			drain, err := h.d.Services.Retire(ctx, name, nil)
+			outcome, err := h.d.Services.Retire(ctx, name, nil)
 			if err != nil {
 				return fmt.Errorf("retire %s: %w", name, err)
 			}
-			h.local.LastDrain = drain.String()
+			h.noteDrain(outcome)
 		} else if st.Active {
 			if _, err := h.d.Services.Stop(ctx, name); err != nil {
 				return fmt.Errorf("stop %s: %w", name, err)
@@ -152,4 +153,14 @@ func (h *hook) leave(ctx context.Context) error {
 	}
 	h.notes = append(h.notes, "leaving: services stopped and removed")
 	return nil
+}
+
+// noteDrain remembers how the worker's last stop ended and says so in the
+// status when builds may have been cut short or the ATC did not hear of it.
+func (h *hook) noteDrain(outcome services.Outcome) {
+	h.local.LastDrain = outcome.String()
+	switch outcome {
+	case services.NotHeard, services.Terminated, services.Killed:
+		h.notes = append(h.notes, "the worker's last stop: "+outcome.String())
+	}
 }

@@ -27,11 +27,20 @@ func phaseStatus(p fsm.Phase) (relation.StatusState, string) {
 }
 
 // fill replaces the capitalised words of a status template and fits the
-// line into Juju's 120 characters, shortening the list of units first.
+// line into Juju's 120 characters: the list of units is shortened first,
+// then the error text, so that the command to run always survives.
 func fill(template string, values map[string]string) string {
 	line := template
-	for _, word := range []string{"APP", "TARGET", "PREVIOUS", "VERSION", "ERROR"} {
+	for _, word := range []string{"APP", "TARGET", "PREVIOUS", "VERSION"} {
 		line = strings.ReplaceAll(line, word, values[word])
+	}
+	if strings.Contains(line, "ERROR") {
+		room := relation.MaxStatusLen - (len(line) - len("ERROR"))
+		errText := values["ERROR"]
+		if len(errText) > room {
+			errText = errText[:max(room-3, 0)] + "..."
+		}
+		line = strings.ReplaceAll(line, "ERROR", errText)
 	}
 	waiting := values["WAITING"]
 	full := strings.ReplaceAll(line, "WAITING", waiting)
@@ -90,8 +99,12 @@ func (h *hook) upgradeLine(rec fsm.Record, acks map[string]fsm.Ack) string {
 	if len(list) == 0 {
 		values["WAITING"] = "every unit is done"
 	}
-	if rec.Phase == fsm.PhaseIdle && rec.Version.IsZero() {
+	switch {
+	case rec.Phase == fsm.PhaseIdle && rec.Version.IsZero():
 		return fmt.Sprintf("Installing Concourse %s", h.cfg.Version)
+	case rec.Phase == fsm.PhaseIdle && (rec.Outcome == fsm.OutcomeAborted || rec.Outcome == fsm.OutcomeRolledBack):
+		values["ERROR"] = rec.LastError
+		return fill("Concourse VERSION; ERROR. Again: juju run APP/leader upgrade version=TARGET", values)
 	}
 	return fill(template, values)
 }
@@ -152,6 +165,9 @@ func (h *hook) unitStatus() relation.Status {
 	}
 	if err := h.firstProblem(); err != nil {
 		return relation.Status{State: adviceState(err), Message: h.adviceLine(err)}
+	}
+	if len(h.held) > 0 {
+		return relation.Status{State: adviceState(h.held[0]), Message: h.adviceLine(h.held[0])}
 	}
 	if len(h.waiting) > 0 {
 		return relation.Status{State: relation.Waiting, Message: fit(h.waiting[0])}

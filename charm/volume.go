@@ -4,8 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"time"
 
+	"golang.org/x/net/http/httpproxy"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/installer"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
@@ -90,9 +95,13 @@ func (s *storageVolume) Stage(ctx context.Context, req StageRequest) error {
 	if status == nil {
 		status = func(string) {}
 	}
+	fetch := s.opts.Fetch
+	if req.Proxy != (concourse.Proxy{}) {
+		fetch.Proxy = ProxyFunc(req.Proxy)
+	}
 	_, err := installer.New(s.v, installer.Options{
 		Unit: req.Unit, Source: source, SHA256: req.SHA256, Keep: req.Keep, Protected: req.Protect,
-		SpaceNeeded: req.Space, NoSync: s.opts.NoSync, Fetch: s.opts.Fetch, Now: s.opts.Now, OnStatus: status,
+		SpaceNeeded: req.Space, NoSync: s.opts.NoSync, Fetch: fetch, Now: s.opts.Now, OnStatus: status,
 	}).Stage(ctx, req.Version)
 	return waitingOrErr(err)
 }
@@ -127,6 +136,28 @@ func (s *storageVolume) UseRelease(ctx context.Context, unit string, v version.V
 func (s *storageVolume) WorkerDir(unit string) (string, error) { return s.v.WorkerDir(unit) }
 
 func (s *storageVolume) KeysDir() string { return s.v.Path(storage.KeysDir) }
+
+func (s *storageVolume) WithLock(ctx context.Context, unit string, fn func() error) error {
+	return s.locked(ctx, unit, func(*storage.Lock) error { return fn() })
+}
+
+// WorkerFilesystem reports the volume's filesystem: worker directories
+// live on it (workers/<unit>).
+func (s *storageVolume) WorkerFilesystem(unit string) (Filesystem, error) {
+	fs, err := s.v.FSInfo()
+	if err != nil {
+		return Filesystem{}, err
+	}
+	return Filesystem{Type: fs.Type, Network: fs.Network}, nil
+}
+
+// ProxyFunc picks the proxy for a request from the model's proxy settings
+// with the rules of Go's HTTP_PROXY, HTTPS_PROXY and NO_PROXY (the same
+// code, golang.org/x/net/http/httpproxy, that net/http vendors).
+func ProxyFunc(p concourse.Proxy) func(*http.Request) (*url.URL, error) {
+	pick := (&httpproxy.Config{HTTPProxy: p.HTTP, HTTPSProxy: p.HTTPS, NoProxy: p.NoProxy}).ProxyFunc()
+	return func(r *http.Request) (*url.URL, error) { return pick(r.URL) }
+}
 
 // StillWaitingError says another unit held the volume lock for the whole
 // wait: nothing failed, the next hook looks again.

@@ -364,9 +364,11 @@ type RetryRequest struct {
 // Retry starts a new generation for the same target after FAILED (the
 // `upgrade-retry` action); the charm stages the target again first.
 func Retry(rec Record, req RetryRequest) (Record, error) {
-	switch rec.Phase {
-	case PhasePrepare, PhaseDownloading, PhaseComplete:
+	switch {
+	case rec.Phase == PhasePrepare, rec.Phase == PhaseDownloading, rec.Phase == PhaseComplete:
 		return rec, &AlreadyError{What: "upgrading to " + rec.TargetVersion.String()}
+	case rec.Phase == PhaseIdle && rec.Outcome == OutcomeFinished && rec.Version == rec.TargetVersion:
+		return rec, &AlreadyError{What: "upgraded to " + rec.Version.String()}
 	}
 	if req.PrepareTimeout <= 0 {
 		return rec, &InvalidRequestError{Field: "prepare-timeout", Value: req.PrepareTimeout.String(), Reason: "must be positive"}
@@ -420,39 +422,56 @@ func Settle(rec Record, v version.Version) (Record, bool) {
 	return rec, true
 }
 
+// Evidence is what a leader knows of records that may have been lost.
+type Evidence struct {
+	// Acks are the members' acks, its own included.
+	Acks map[string]Ack
+	// Members are the units the leader counts now.
+	Members []string
+	// FenceRevision and FenceVersion are the volume's `current` fence.
+	FenceRevision uint64
+	FenceVersion  version.Version
+	// WrittenGeneration and WrittenRevision are the highest this leader
+	// wrote (committed or not); the acks' Wrote fields say what others did.
+	WrittenGeneration, WrittenRevision uint64
+}
+
 // Recover rebuilds a record that was lost: the application bag reads as
 // fresh (revision 0) although units have acted on records before (their
-// acks say so) or the volume's `current` was switched under a revision.
-// The rebuilt record is idle, on the release every member reports running
-// (or, when they disagree, the one `current` names), with a generation and
-// revision above anything seen, so neither ever goes back.
-func Recover(rec Record, acks map[string]Ack, fenceRevision uint64, fenceVersion version.Version) (Record, bool) {
+// acks say so), the volume's `current` was switched under a revision, or
+// this leader wrote one. The rebuilt record is idle, lists the members (a
+// record without them would stop every unit), runs the release every
+// member reports running (or, when they disagree, the one `current`
+// names), and has a generation and revision above anything seen or
+// written, so neither ever goes back or is reused.
+func Recover(rec Record, ev Evidence) (Record, bool) {
 	if rec.Revision != 0 {
 		return rec, false
 	}
-	var maxGen, maxSeen uint64
+	maxGen, maxSeen := ev.WrittenGeneration, max(ev.WrittenRevision, ev.FenceRevision)
 	var running []version.Version
-	for _, a := range acks {
-		maxGen, maxSeen = max(maxGen, a.Generation), max(maxSeen, a.Seen)
+	for _, a := range ev.Acks {
+		maxGen, maxSeen = max(maxGen, a.Generation, a.WroteGeneration), max(maxSeen, a.Seen, a.WroteRevision)
 		running = append(running, a.Running)
 	}
-	if maxSeen == 0 && fenceRevision == 0 {
+	if maxSeen == 0 {
 		return rec, false // a fresh relation, not a lost one
 	}
-	settled := fenceVersion
+	settled := ev.FenceVersion
 	if len(running) > 0 && !running[0].IsZero() && !slices.ContainsFunc(running, func(v version.Version) bool { return v != running[0] }) {
 		settled = running[0]
 	}
 	next := Record{
 		Phase:      PhaseIdle,
 		Generation: maxGen + 1, // above any generation, also one nobody acked yet
-		Revision:   max(maxSeen, fenceRevision) + 1,
+		Revision:   maxSeen + 1,
 		Version:    settled,
-		Members:    rec.Members,
+		Members:    ev.Members,
+		Outcome:    OutcomeRecovered,
 		LastError:  fmt.Sprintf("the upgrade record was lost and rebuilt from the units' reports: settled on %s", settled),
 	}
 	if settled.IsZero() {
-		next.Generation = 0
+		next.Generation, next.Outcome = 0, OutcomeNone
 		next.LastError = "the upgrade record was lost and no release could be read back: waiting for a release to settle"
 	}
 	return next, true

@@ -329,6 +329,10 @@ func TestOperatorActionsAreIdempotent(t *testing.T) {
 	require.ErrorAs(t, err, &already)
 	_, err = Retry(rec(PhaseIdle), RetryRequest{PrepareTimeout: time.Minute})
 	require.ErrorAs(t, err, &invalid)
+	done := rec(PhaseIdle)
+	done.Generation, done.Outcome, done.Version, done.TargetVersion, done.PreviousVersion = 4, OutcomeFinished, v2, v2, v1
+	_, err = Retry(done, RetryRequest{PrepareTimeout: time.Minute})
+	require.ErrorAs(t, err, &already, "a retry after the retried upgrade finished is already done")
 
 	rolled, err := Rollback(failed, "")
 	require.NoError(t, err)
@@ -356,22 +360,37 @@ func TestSettle(t *testing.T) {
 // nor the revision goes back.
 func TestRecover(t *testing.T) {
 	t.Parallel()
-	_, ok := Recover(Record{}, nil, 0, none)
+	_, ok := Recover(Record{}, Evidence{Members: members()})
 	assert.False(t, ok, "a fresh relation is not a lost one")
-	_, ok = Recover(rec(PhaseIdle), map[string]Ack{"a/1": {Generation: 9, Seen: 99}}, 0, none)
+	_, ok = Recover(rec(PhaseIdle), Evidence{Acks: map[string]Ack{"a/1": {Generation: 9, Seen: 99}}, Members: members()})
 	assert.False(t, ok, "a record that is there is not rebuilt")
 
 	acks := map[string]Ack{"a/1": {Generation: 3, Seen: 12, Running: v2}, "a/2": {Generation: 3, Seen: 14, Running: v2}}
-	r, ok := Recover(Record{}, acks, 13, v1)
+	r, ok := Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 13, FenceVersion: v1})
 	require.True(t, ok)
 	assert.Equal(t, PhaseIdle, r.Phase)
 	assert.Equal(t, uint64(4), r.Generation, "above every generation, also one nobody acked")
 	assert.Equal(t, uint64(15), r.Revision)
 	assert.Equal(t, v2, r.Version, "what every member runs")
+	assert.Equal(t, members(), r.Members, "the members stay counted, or every unit would stop")
 	assert.Contains(t, r.LastError, "rebuilt")
+	assert.Equal(t, OutcomeRecovered, r.Outcome)
 
 	acks["a/2"] = Ack{Generation: 3, Seen: 14, WorkerStopped: true}
-	r, _ = Recover(Record{}, acks, 20, v1)
+	r, _ = Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 20, FenceVersion: v1})
 	assert.Equal(t, v1, r.Version, "units disagree: `current` decides")
 	assert.Equal(t, uint64(21), r.Revision)
+
+	// A record a former leader wrote that nobody acted on: its unit bag
+	// echoes it.
+	acks["a/0"] = Ack{Generation: 3, Seen: 14, WroteGeneration: 7, WroteRevision: 40}
+	r, _ = Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 13, FenceVersion: v1})
+	assert.Equal(t, uint64(8), r.Generation)
+	assert.Equal(t, uint64(41), r.Revision)
+	delete(acks, "a/0")
+
+	// A record the leader wrote that nobody saw is never reused.
+	r, _ = Recover(Record{}, Evidence{Acks: acks, Members: members(), FenceRevision: 13, FenceVersion: v1, WrittenGeneration: 5, WrittenRevision: 30})
+	assert.Equal(t, uint64(6), r.Generation)
+	assert.Equal(t, uint64(31), r.Revision)
 }

@@ -49,10 +49,13 @@ const (
 	OutcomeFinished   Outcome = "finished"
 	OutcomeAborted    Outcome = "aborted"
 	OutcomeRolledBack Outcome = "rolled-back"
+	// OutcomeRecovered: the record was lost (a wiped application bag) and
+	// the leader rebuilt it; units still run what they ran until they act.
+	OutcomeRecovered Outcome = "recovered"
 )
 
 func outcomes() []Outcome {
-	return []Outcome{OutcomeNone, OutcomeFinished, OutcomeAborted, OutcomeRolledBack}
+	return []Outcome{OutcomeNone, OutcomeFinished, OutcomeAborted, OutcomeRolledBack, OutcomeRecovered}
 }
 
 // Record is the leader's decision, kept in the peer relation's application
@@ -118,6 +121,11 @@ type Ack struct {
 	Running version.Version
 	// Error is what went wrong the last time the unit acted, if anything.
 	Error string
+	// WroteGeneration and WroteRevision are the highest generation and
+	// revision this unit wrote as leader. They are committed in the same
+	// hook as the record they echo, and a wiped application bag leaves
+	// them: a later leader rebuilds a lost record above them.
+	WroteGeneration, WroteRevision uint64
 }
 
 // answers reports whether a is an ack for rec's generation.

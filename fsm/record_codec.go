@@ -50,6 +50,8 @@ const (
 	KeyAckStaged        = KeyPrefix + "staged"
 	KeyAckRunning       = KeyPrefix + "running-version"
 	KeyAckError         = KeyPrefix + "error"
+	KeyAckWroteGen      = KeyPrefix + "wrote-generation"
+	KeyAckWroteRev      = KeyPrefix + "wrote-revision"
 )
 
 func recordKeys() []string {
@@ -58,7 +60,7 @@ func recordKeys() []string {
 }
 
 func ackKeys() []string {
-	return []string{KeyAckSchema, KeyAckGeneration, KeyAckSeen, KeyAckWorkerStopped, KeyAckStaged, KeyAckRunning, KeyAckError}
+	return []string{KeyAckSchema, KeyAckGeneration, KeyAckSeen, KeyAckWorkerStopped, KeyAckStaged, KeyAckRunning, KeyAckError, KeyAckWroteGen, KeyAckWroteRev}
 }
 
 // ErrDecode is matched (errors.Is) by every *DecodeError.
@@ -188,6 +190,8 @@ func EncodeAck(a Ack) (map[string]string, error) {
 		KeyAckStaged:        strconv.FormatBool(a.Staged),
 		KeyAckRunning:       a.Running.String(),
 		KeyAckError:         a.Error,
+		KeyAckWroteGen:      formatUint(a.WroteGeneration),
+		KeyAckWroteRev:      formatUint(a.WroteRevision),
 	}
 	if _, err := DecodeAck(bag); err != nil {
 		return nil, fmt.Errorf("encode upgrade ack: %w", err)
@@ -223,6 +227,12 @@ func DecodeAck(bag map[string]string) (Ack, error) {
 	if err == nil {
 		a.Running, err = d.version(KeyAckRunning)
 	}
+	if err == nil {
+		a.WroteGeneration, err = d.uint(KeyAckWroteGen, false)
+	}
+	if err == nil {
+		a.WroteRevision, err = d.uint(KeyAckWroteRev, false)
+	}
 	if err != nil {
 		return Ack{}, err
 	}
@@ -246,6 +256,14 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// formatUint writes n, or "" (absent) for zero.
+func formatUint(n uint64) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 func formatDuration(d time.Duration) string {

@@ -174,6 +174,7 @@ func TestAckRoundTripAndRefusals(t *testing.T) {
 		{Generation: 4, Seen: 18, WorkerStopped: true, Staged: true},
 		{Generation: 4, Seen: 19, Running: v2},
 		{Generation: 4, Seen: 19, WorkerStopped: true, Error: "drain: worker not heard by the ATC"},
+		{Generation: 4, Seen: 20, Running: v2, WroteGeneration: 4, WroteRevision: 20},
 	}
 	for _, a := range acks {
 		bag, err := EncodeAck(a)

@@ -149,3 +149,14 @@ func isType[E error](err error) bool {
 	_, ok := errors.AsType[E](err)
 	return ok
 }
+
+// holdInstalling takes the lock on root as unit, with a clock stopped at
+// at, and writes its progress marker for v, as a unit that downloads does.
+func holdInstalling(t testing.TB, root, unit string, at time.Time, v string) *storage.Lock {
+	t.Helper()
+	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return at })).TryLock(storage.Holder{Unit: unit})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = held.Release() })
+	require.NoError(t, held.WriteProgress(ver(v)))
+	return held
+}

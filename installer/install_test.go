@@ -143,9 +143,7 @@ func TestInstallWaitsAndReportsTheHolder(t *testing.T) {
 	t.Parallel()
 	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
-	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
-	require.NoError(t, err)
-	require.NoError(t, held.WriteProgress(ver("7.14.3")))
+	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
 	v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch.Add(42 * time.Second) }))
 	rec := &recorder{}
@@ -226,10 +224,7 @@ func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 	t.Parallel()
 	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
-	held, err := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch })).TryLock(storage.Holder{Unit: "concourse/0"})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = held.Release() })
-	require.NoError(t, held.WriteProgress(ver("7.14.3")))
+	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
 	v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch.Add(storage.StuckAfter + time.Minute) }))
 	rec := &recorder{}
@@ -259,10 +254,7 @@ func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 // revision.
 func TestStageThenInstall(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewTestServer(t)
-	for _, r := range []string{"7.14.2", "7.14.3"} {
-		srv.AddRelease(r, releasetest.Tarball(r))
-	}
+	srv := releasetest.NewTestServer(t, "7.14.2", "7.14.3")
 	v := openVolume(t, t.TempDir())
 	_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.2"))
 	require.NoError(t, err)
@@ -456,11 +448,8 @@ func TestInstallRefusesAVersionThatCannotNameARelease(t *testing.T) {
 
 func TestInstallPrunesOldReleases(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewTestServer(t)
 	versions := []string{"7.12.0", "7.13.0", "7.14.0-rc.1", "7.14.0", "7.14.1"}
-	for _, r := range versions {
-		srv.AddRelease(r, releasetest.Tarball(r))
-	}
+	srv := releasetest.NewTestServer(t, versions...)
 	v := openVolume(t, t.TempDir())
 	var pruned []version.Version
 	for i, r := range versions {
@@ -521,4 +510,70 @@ func TestFormatDownloadProgress(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, FormatDownloadProgress(ver("7.14.3"), tt.p))
 	}
+}
+
+// A waiter looks for the release without the lock: once it is in place (and
+// `current` names it, to install) the waiter is done at once, even while
+// another unit still holds the lock, so waiters do not take the lock in
+// turn just to look.
+func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
+	t.Parallel()
+	srv := releasetest.NewTestServer(t, "7.14.3")
+	root := t.TempDir()
+	_, err := New(openVolume(t, root), testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
+	require.NoError(t, err)
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.4") // and it keeps the lock
+
+	for _, stage := range []bool{true, false} {
+		rec := &recorder{}
+		opts := testOpts("concourse/1", srv.BaseURL(), rec)
+		ctx, cancel := context.WithCancel(context.Background())
+		opts.OnStatus = func(s string) {
+			rec.stat(s)
+			if strings.HasPrefix(s, "Waiting") {
+				cancel() // it waited: the test has failed
+			}
+		}
+		in := New(openVolume(t, root), opts)
+		run := in.Install
+		if stage {
+			run = in.Stage
+		}
+		res, err := run(ctx, ver("7.14.3"))
+		cancel()
+		require.NoError(t, err, "stage %v", stage)
+		assert.Equal(t, []string{fsm.InstallFoundInstalled}, rec.events())
+		assert.Equal(t, !stage, res.Activated)
+	}
+}
+
+// A waiter repeats a status line that only differs by its duration at most
+// every StatusEvery (status-set is a hook tool call), and at once when the
+// holder changes.
+func TestWaitingStatusIsThrottled(t *testing.T) {
+	t.Parallel()
+	srv := releasetest.NewTestServer(t, "7.14.3")
+	root := t.TempDir()
+	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
+
+	rec := &recorder{}
+	opts := testOpts("concourse/1", srv.BaseURL(), rec)
+	opts.StatusEvery = 10 * time.Second
+	var mu sync.Mutex
+	clock := testEpoch
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Now = func() time.Time { // a second passes at every look at the lock
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(time.Second)
+		if clock.Sub(testEpoch) > 35*time.Second {
+			cancel()
+		}
+		return clock
+	}
+	_, err := New(openVolume(t, root, storage.WithClock(opts.Now)), opts).Stage(ctx, ver("7.14.3"))
+	require.ErrorIs(t, err, context.Canceled)
+	st := rec.statuses()
+	assert.GreaterOrEqual(t, len(st), 2)
+	assert.LessOrEqual(t, len(st), 4, "about one line every 10 of 35 seconds: %q", st)
 }

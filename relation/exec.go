@@ -111,6 +111,13 @@ func (x Exec) RelationList(ctx context.Context, id string) ([]string, error) {
 	return units, err
 }
 
+// RelationRemoteApp runs `relation-list --format=json -r ID --app`.
+func (x Exec) RelationRemoteApp(ctx context.Context, id string) (string, error) {
+	var app string
+	err := x.runJSON(ctx, &app, "relation-list", "--format=json", "-r", id, "--app")
+	return app, err
+}
+
 // RelationGet runs `relation-get --format=json -r ID [--app] - WHO`.
 func (x Exec) RelationGet(ctx context.Context, id, who string, app bool) (map[string]string, error) {
 	argv := []string{"relation-get", "--format=json", "-r", id}

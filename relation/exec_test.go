@@ -56,6 +56,17 @@ func calls(t *testing.T, log string) [][]string {
 	return out
 }
 
+// relation-list --app answers the remote application's name as a JSON
+// string.
+func TestExecRelationRemoteApp(t *testing.T) {
+	t.Parallel()
+	dir, log := fakeTools(t, map[string]string{"relation-list": `"postgresql"` + "\n"}, nil)
+	app, err := Exec{Path: dir}.RelationRemoteApp(context.Background(), "postgresql:4")
+	require.NoError(t, err)
+	assert.Equal(t, "postgresql", app)
+	assert.Equal(t, [][]string{{"relation-list", "--format=json", "-r", "postgresql:4", "--app"}}, calls(t, log))
+}
+
 // Every tool is run with Juju's argv forms and its JSON answer is read.
 func TestExecArgvForms(t *testing.T) {
 	t.Parallel()

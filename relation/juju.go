@@ -19,6 +19,11 @@ type Juju interface {
 	// RelationList lists the OTHER units in relation id that this unit has
 	// seen join; it never lists the unit itself.
 	RelationList(ctx context.Context, id string) ([]string, error)
+	// RelationRemoteApp names the application on the other side of
+	// relation id (relation-list --app); for a peer relation, the unit's
+	// own. It answers also while no remote unit has joined, as for a
+	// provider whose units the charm never sees.
+	RelationRemoteApp(ctx context.Context, id string) (string, error)
 	// RelationGet reads a unit's bag, or with app the application bag of
 	// the application named who.
 	RelationGet(ctx context.Context, id, who string, app bool) (map[string]string, error)

@@ -33,6 +33,11 @@ const (
 	KeyUnitVolumeToken = "volume-token"
 	KeyUnitAddress     = "address"
 	KeyUnitWorkerKey   = "worker-public-key"
+	// KeyUnitTSAHost and KeyUnitTSAKey are where a unit running web
+	// listens for workers (host:port) and its TSA host public key; the
+	// leader gathers them into the TSA offer (KeyTSAHosts, KeyTSAPublicKeys).
+	KeyUnitTSAHost = "tsa-host"
+	KeyUnitTSAKey  = "tsa-public-key"
 )
 
 // Facts are what a unit tells its peers about itself.
@@ -44,14 +49,20 @@ type Facts struct {
 	// WorkerKey is the unit's worker public key (authorized_keys form),
 	// for web units that do not share the unit's volume.
 	WorkerKey string
+	// TSAHost and TSAKey are set while the unit runs web: where its TSA
+	// listens (host:port) and the host key it presents.
+	TSAHost string
+	TSAKey  string
 }
 
 func (f Facts) bag() map[string]string {
-	return map[string]string{KeyUnitVolumeToken: f.VolumeToken, KeyUnitAddress: f.Address, KeyUnitWorkerKey: f.WorkerKey}
+	return map[string]string{KeyUnitVolumeToken: f.VolumeToken, KeyUnitAddress: f.Address, KeyUnitWorkerKey: f.WorkerKey,
+		KeyUnitTSAHost: f.TSAHost, KeyUnitTSAKey: f.TSAKey}
 }
 
 func factsOf(bag map[string]string) Facts {
-	return Facts{VolumeToken: bag[KeyUnitVolumeToken], Address: bag[KeyUnitAddress], WorkerKey: bag[KeyUnitWorkerKey]}
+	return Facts{VolumeToken: bag[KeyUnitVolumeToken], Address: bag[KeyUnitAddress], WorkerKey: bag[KeyUnitWorkerKey],
+		TSAHost: bag[KeyUnitTSAHost], TSAKey: bag[KeyUnitTSAKey]}
 }
 
 // AppData is the charm's part of the application bag, besides the record.
@@ -59,10 +70,16 @@ type AppData struct {
 	VolumeToken   string
 	ConfigVersion string
 	WebAddress    string
+	// TSA is where the application's web units take workers, for its
+	// own workers (the same offer goes to workers-only applications over
+	// the tsa relation).
+	TSA TSAOffer
 }
 
 func (a AppData) bag() map[string]string {
-	return map[string]string{KeyAppVolumeToken: a.VolumeToken, KeyAppConfigVersion: a.ConfigVersion, KeyAppWebAddress: a.WebAddress}
+	bag := map[string]string{KeyAppVolumeToken: a.VolumeToken, KeyAppConfigVersion: a.ConfigVersion, KeyAppWebAddress: a.WebAddress}
+	maps.Copy(bag, a.TSA.bag())
+	return bag
 }
 
 // BagError says whose relation data could not be read. It is reported,
@@ -98,8 +115,11 @@ type Peers struct {
 	// then zero and nobody acts on it.
 	RecordErr error
 	App       AppData
-	Own       Member
-	Members   map[string]Member // keyed by unit, the others only
+	// TSAErr is a *TSADataError when the application bag's TSA offer
+	// does not parse; App.TSA is then zero.
+	TSAErr  error
+	Own     Member
+	Members map[string]Member // keyed by unit, the others only
 
 	// The bags as read, so that writes send only what differs.
 	appBag, ownBag map[string]string
@@ -130,6 +150,7 @@ func ReadPeers(ctx context.Context, j Juju, self unitname.Name) (*Peers, error) 
 	}
 	p.appBag = appBag
 	p.App = AppData{VolumeToken: appBag[KeyAppVolumeToken], ConfigVersion: appBag[KeyAppConfigVersion], WebAddress: appBag[KeyAppWebAddress]}
+	p.App.TSA, p.TSAErr = ParseTSAOffer("application "+self.App, appBag)
 	if p.Record, err = fsm.DecodeRecord(appBag); err != nil {
 		p.RecordErr = &BagError{Owner: "application " + self.App, Err: err}
 	}

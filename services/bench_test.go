@@ -15,7 +15,7 @@ func BenchmarkStartStop(b *testing.B) {
 	ctx := testContext(b)
 	// No settle window: measure the job round trip, like systemctl does.
 	m, inst := newManager(b, Config{StartSettle: -1})
-	name := uniqueUnit(b, m)
+	name := WorkerUnitName(uniqueUnit(b, m))
 	content, err := io.ReadAll(unit.Serialize([]*unit.UnitOption{
 		unit.NewUnitOption("Service", "ExecStart", "/bin/sleep infinity"),
 	}))
@@ -28,7 +28,7 @@ func BenchmarkStartStop(b *testing.B) {
 			if err := m.Start(ctx, name); err != nil {
 				b.Fatal(err)
 			}
-			if err := m.Stop(ctx, name); err != nil {
+			if _, err := m.Stop(ctx, name); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -3,49 +3,63 @@ package services
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 )
 
 // settlePoll is how often a settling service is looked at.
 const settlePoll = 50 * time.Millisecond
 
-// jobCall is one of go-systemd's Start/Stop/RestartUnitContext.
+// jobCall is one of go-systemd's Start/StopUnitContext.
 type jobCall func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
 
 // Start starts the unit and waits for the job; the service must then stay up
 // for Config.StartSettle. Starting an active unit is a no-op success.
+// Errors: *StartFailedError (with the unit's last log lines),
+// *DependencyFailedError, *JobTimeoutError, *CancelledError,
+// *UnitNotFoundError, *BusError.
 func (m *Manager) Start(ctx context.Context, name string) error {
-	return m.startOrRestart(ctx, "start", name, m.conn.StartUnitContext)
-}
-
-// Restart restarts the unit (a worker lands first: its KillSignal applies)
-// and waits for the job; the new process must then stay up for
-// Config.StartSettle.
-func (m *Manager) Restart(ctx context.Context, name string) error {
-	return m.startOrRestart(ctx, "restart", name, m.conn.RestartUnitContext)
-}
-
-// Stop stops the unit and waits until it is down: for a worker, until it
-// landed or its drain timeout ran out. The latter returns a
-// *KilledAtStopTimeoutError although the unit is stopped.
-func (m *Manager) Stop(ctx context.Context, name string) error {
-	return m.stop(ctx, "stop", name)
-}
-
-func (m *Manager) startOrRestart(ctx context.Context, op, name string, call jobCall) error {
 	if err := checkUnitName("unit name", name); err != nil {
 		return err
 	}
+	return m.start(ctx, "start", name)
+}
+
+// Restart stops the unit as Stop does (a worker drains) and starts it
+// again, returning how the stop went. It is a stop job and then a start
+// job, not systemd's restart: systemd forgets how the old main process
+// ended as soon as the new one starts, and that is what the result is made
+// of. Errors are Stop's and Start's.
+func (m *Manager) Restart(ctx context.Context, name string) (DrainResult, error) {
+	if err := checkUnitName("unit name", name); err != nil {
+		return DrainResult{}, err
+	}
+	res, err := m.stop(ctx, "restart", name, false)
+	if err != nil {
+		return res, err
+	}
+	return res, m.start(ctx, "restart", name)
+}
+
+// Stop stops the unit and waits until it is down, and says how it went
+// (DrainResult): for a worker, whether it drained, was not heard by the
+// ATC, had to be terminated or killed. Stopping a stopped unit is a no-op
+// (Outcome NotRunning). It removes a retire flag left by an interrupted
+// Retire first, so the worker lands. The wait is Config.JobTimeout plus the
+// unit's own stop timeout. Errors: *DrainHelperError, *JobTimeoutError,
+// *CancelledError, *JobError, *UnitNotFoundError, *BusError.
+func (m *Manager) Stop(ctx context.Context, name string) (DrainResult, error) {
+	if err := checkUnitName("unit name", name); err != nil {
+		return DrainResult{}, err
+	}
+	return m.stop(ctx, "stop", name, false)
+}
+
+func (m *Manager) start(ctx context.Context, op, name string) error {
 	before, err := m.state(ctx, op, name)
 	if err != nil {
 		return err
 	}
-	timeout := m.cfg.JobTimeout
-	if op == "restart" {
-		timeout += before.StopTimeout
-	}
-	if err := m.runJob(ctx, op, name, call, timeout); err != nil {
+	if err := m.runJob(ctx, op, name, m.conn.StartUnitContext, m.cfg.JobTimeout); err != nil {
 		return err
 	}
 	if m.cfg.StartSettle < 0 {
@@ -55,49 +69,22 @@ func (m *Manager) startOrRestart(ctx context.Context, op, name string, call jobC
 	if err != nil {
 		return err
 	}
-	if op == "start" && before.Active() && after.Active() && after.MainPID == before.MainPID {
+	if before.Active() && after.Active() && after.MainPID == before.MainPID {
 		return nil // it was already running: nothing was started
 	}
 	return m.settle(ctx, op, name, before.NRestarts)
-}
-
-func (m *Manager) stop(ctx context.Context, op, name string) error {
-	if err := checkUnitName("unit name", name); err != nil {
-		return err
-	}
-	before, err := m.state(ctx, op, name)
-	if err != nil {
-		return err
-	}
-	if err := m.runJob(ctx, op, name, m.conn.StopUnitContext, m.cfg.JobTimeout+before.StopTimeout); err != nil {
-		return err
-	}
-	if !before.running() {
-		return nil // nothing ran, so an old Result says nothing about this stop
-	}
-	after, err := m.state(ctx, op, name)
-	if err != nil {
-		return err
-	}
-	if after.Result == "timeout" {
-		return &KilledAtStopTimeoutError{Unit: name, Op: op, Timeout: before.StopTimeout}
-	}
-	return nil
 }
 
 // runJob enqueues a job and waits for its result, at most timeout (and
 // never past ctx). go-systemd sends the result while holding a lock, hence
 // the buffered channel; it does not watch ctx, hence the select.
 func (m *Manager) runJob(ctx context.Context, op, name string, call jobCall, timeout time.Duration) error {
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	started := time.Now()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	result := make(chan string, 1)
-	if _, err := call(waitCtx, name, "replace", result); err != nil {
-		if !isNoSuchUnit(err) && ctx.Err() == nil && waitCtx.Err() != nil {
-			return &JobTimeoutError{Unit: name, Op: op, Waited: time.Since(started), Err: waitCtx.Err()}
-		}
-		return m.callError(op, name, err)
+	if _, err := call(ctx, name, "replace", result); err != nil {
+		return m.callError(ctx, op, name, err)
 	}
 	// A dead bus never delivers the result: look at the connection now and
 	// then rather than waiting for the whole timeout.
@@ -106,21 +93,33 @@ func (m *Manager) runJob(ctx context.Context, op, name string, call jobCall, tim
 	for {
 		select {
 		case r := <-result:
-			if r != "done" {
-				return m.jobError(ctx, op, name, r, false)
-			}
-			return nil
+			return m.jobResult(ctx, op, name, r)
 		case <-alive.C:
 			if !m.conn.Connected() {
-				return m.busError(op+" "+name, errors.New("connection lost while waiting for the job"))
+				return m.busError(ctx, op, name, errors.New("connection lost while waiting for the job"))
 			}
-		case <-waitCtx.Done():
-			if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("services: %s %s: %w", op, name, ctx.Err())
-			}
-			return &JobTimeoutError{Unit: name, Op: op, Waited: time.Since(started), Err: waitCtx.Err()}
+		case <-timer.C:
+			return &JobTimeoutError{Unit: name, Op: op, Waited: time.Since(started)}
+		case <-ctx.Done():
+			return &CancelledError{Unit: name, Op: op, Err: ctx.Err()}
 		}
 	}
+}
+
+// jobResult turns systemd's job result into nil or the error that says
+// which of the things that can go wrong happened.
+func (m *Manager) jobResult(ctx context.Context, op, name, result string) error {
+	switch {
+	case result == "done":
+		return nil
+	case result == "timeout":
+		return &JobTimeoutError{Unit: name, Op: op, BySystemd: true}
+	case result == "dependency":
+		return &DependencyFailedError{Unit: name, Op: op, Status: m.status(ctx, op, name)}
+	case result == "failed" && (op == "start" || op == "restart"):
+		return &StartFailedError{Unit: name, Op: op, Status: m.status(ctx, op, name)}
+	}
+	return &JobError{Unit: name, Op: op, Result: result, Status: m.status(ctx, op, name)}
 }
 
 // settle watches a freshly started service for Config.StartSettle: if its
@@ -140,28 +139,28 @@ func (m *Manager) settle(ctx context.Context, op, name string, restartsBefore ui
 			firstPID = st.MainPID
 		}
 		if !st.Active() || st.NRestarts != restartsBefore || st.MainPID != firstPID {
-			return m.jobError(ctx, op, name, "done", true)
+			return &StartFailedError{Unit: name, Op: op, ExitedAfterStart: true, Status: m.status(ctx, op, name)}
 		}
 		if !time.Now().Before(deadline) {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("services: %s %s: %w", op, name, ctx.Err())
+			return &CancelledError{Unit: name, Op: op, Err: ctx.Err()}
 		case <-tick.C:
 		}
 	}
 }
 
-// jobError describes a failed job with the unit's state and log tail. It
-// reads them with a fresh deadline: the caller's may be what just ran out.
-func (m *Manager) jobError(ctx context.Context, op, name, result string, exitedAfterStart bool) error {
+// status describes the unit for an error, with its log tail. It reads with
+// a fresh deadline: the caller's may be what just ran out.
+func (m *Manager) status(ctx context.Context, op, name string) UnitStatus {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	e := &JobError{Unit: name, Op: op, Result: result, ExitedAfterStart: exitedAfterStart}
+	var s UnitStatus
 	if st, err := m.state(ctx, op, name); err == nil {
-		e.ActiveState, e.SubState, e.UnitResult, e.ExecMainStatus = st.ActiveState, st.SubState, st.Result, st.ExecMainStatus
+		s = st.status()
 	}
-	e.LogTail = m.LogTail(ctx, name)
-	return e
+	s.LogTail = m.LogTail(ctx, name)
+	return s
 }

@@ -25,9 +25,9 @@ const logTailBytes = 64 << 10
 func (m *Manager) LogTail(ctx context.Context, name string) []string {
 	n := m.cfg.LogTailLines
 	if path := m.logFileOf(ctx, name); path != "" {
-		return tailFile(path, n)
+		return tailFile(m.rooted(path), n)
 	}
-	return journalTail(ctx, name, n)
+	return m.journalTail(ctx, name, n)
 }
 
 // logFileOf finds the file the unit's output goes to by reading the unit
@@ -42,7 +42,10 @@ func (m *Manager) logFileOf(ctx context.Context, name string) string {
 	files = append(files, prop[[]string](props, "DropInPaths")...)
 	found := ""
 	for _, f := range files {
-		if p := outputFileIn(f); p != "" {
+		if f == "" {
+			continue
+		}
+		if p := outputFileIn(m.rooted(f)); p != "" {
 			found = p // later files override earlier ones, as in systemd
 		}
 	}
@@ -52,9 +55,6 @@ func (m *Manager) logFileOf(ctx context.Context, name string) string {
 // outputFileIn returns the file named by the last StandardError= or
 // StandardOutput= setting in a unit file, or "".
 func outputFileIn(unitPath string) string {
-	if unitPath == "" {
-		return ""
-	}
 	f, err := os.Open(unitPath)
 	if err != nil {
 		return ""
@@ -119,13 +119,14 @@ func lastLines(data []byte, n int, cutFirst bool) []string {
 	return lines
 }
 
-// journalTail asks journalctl for the unit's last lines; nil when there is
-// no journal (no journald running, as in a private test instance).
-func journalTail(ctx context.Context, name string, n int) []string {
+// journalTail asks journalctl (Config.JournalCommand) for the unit's last
+// lines; nil when there is no journal (no journald running).
+func (m *Manager) journalTail(ctx context.Context, name string, n int) []string {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "journalctl", "--unit="+name, "--lines="+strconv.Itoa(n),
-		"--output=cat", "--no-pager", "--quiet").Output()
+	argv := append(append([]string(nil), m.cfg.JournalCommand...), "--unit="+name, "--lines="+strconv.Itoa(n),
+		"--output=cat", "--no-pager", "--quiet")
+	out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 	if err != nil {
 		return nil
 	}

@@ -14,12 +14,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fakeconcourse"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services/internal/testprog"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services/systemdtest"
 )
 
 // testprogEnv, set in a unit's environment file, turns this test binary into
-// the test program (internal/testprog) when systemd runs it.
+// the test program (internal/testprog) or the drain helper when systemd
+// runs it.
 const testprogEnv = "SERVICES_TESTPROG"
 
 // fixture is the private systemd all tests in this binary share, and
@@ -31,10 +34,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	fakeconcourse.RunIfRequested()
 	if os.Getenv(testprogEnv) == "1" {
 		args := os.Args[1:]
 		if i := slices.Index(args, "--"); i >= 0 {
 			args = args[i+1:]
+		}
+		if len(args) > 0 && args[0] == "drain-worker" {
+			if err := RunDrainHelper(context.Background(), args[1:], os.Getenv, os.Stderr); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
 		os.Exit(testprog.Main(args, os.Stdout, os.Stderr))
 	}
@@ -69,15 +80,7 @@ func testContext(t testing.TB) context.Context {
 	return ctx
 }
 
-// endpoints are the two ways to reach the private systemd.
-func endpoints(inst *systemdtest.Instance) map[string]Endpoint {
-	return map[string]Endpoint{
-		"private socket": PrivateSocket(inst.PrivateSocket),
-		"bus daemon":     BusDaemon(inst.BusAddress),
-	}
-}
-
-// newManager connects to the private systemd; cfg's Endpoint and UnitDir
+// newManager connects to the private systemd; cfg's Endpoint and Root
 // default to the instance's.
 func newManager(t testing.TB, cfg Config) (*Manager, *systemdtest.Instance) {
 	t.Helper()
@@ -85,8 +88,8 @@ func newManager(t testing.TB, cfg Config) (*Manager, *systemdtest.Instance) {
 	if cfg.Endpoint.Address == "" {
 		cfg.Endpoint = PrivateSocket(inst.PrivateSocket)
 	}
-	if cfg.UnitDir == "" {
-		cfg.UnitDir = inst.UnitDir
+	if cfg.Root == "" {
+		cfg.Root = inst.ManagerRoot
 	}
 	if cfg.StartSettle == 0 {
 		cfg.StartSettle = 300 * time.Millisecond
@@ -100,24 +103,27 @@ func newManager(t testing.TB, cfg Config) (*Manager, *systemdtest.Instance) {
 // unitCounter makes unit names unique across parallel tests.
 var unitCounter atomic.Int64
 
-var unsafeInName = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+var unsafeInApp = regexp.MustCompile(`[^a-z0-9]+`)
 
-// uniqueUnit returns a fresh service name for this test and removes the
-// unit (stopped, disabled, files gone) when the test ends.
-func uniqueUnit(t testing.TB, m *Manager) string {
+// uniqueUnit returns a fresh charm unit name for this test and removes its
+// systemd units (stopped, disabled, files gone) when the test ends.
+func uniqueUnit(t testing.TB, m *Manager) unitname.Name {
 	t.Helper()
-	base := strings.ToLower(unsafeInName.ReplaceAllString(t.Name(), "-"))
-	if len(base) > 60 {
-		base = base[len(base)-60:]
+	base := strings.Trim(unsafeInApp.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
+	if len(base) > 50 {
+		base = strings.Trim(base[len(base)-50:], "-")
 	}
-	name := fmt.Sprintf("t%d-%s.service", unitCounter.Add(1), strings.Trim(base, "-"))
+	u := unitname.Name{App: "t-" + base, Number: int(unitCounter.Add(1))}
+	require.NoError(t, unitname.CheckApp(u.App))
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_ = m.Stop(ctx, name)
-		_, _ = m.Uninstall(ctx, name)
+		for _, name := range []string{WebUnitName(u), WorkerUnitName(u)} {
+			_, _ = m.Stop(ctx, name)
+			_, _ = m.Uninstall(ctx, name)
+		}
 	})
-	return name
+	return u
 }
 
 // testCommand is the argv of a unit running the test program in mode.
@@ -127,14 +133,17 @@ func testCommand(t *testing.T, mode string, args ...string) []string {
 	return append([]string{testBinary, "-test.run=^$", "--", mode}, args...)
 }
 
+// drainHelper is the argv prefix of the drain helper: this test binary.
+func drainHelper(t *testing.T) []string { return testCommand(t, "drain-worker") }
+
 // scratchDir is a fresh directory units can see (not under /tmp).
 func scratchDir(t *testing.T) string {
 	t.Helper()
 	return fixture.Require(t).TempDir(t)
 }
 
-// testEnvFile writes the environment file that selects the test program,
-// plus extra variables.
+// testEnvFile writes the environment file that selects the test program
+// (and the drain helper), plus extra variables.
 func testEnvFile(t *testing.T, extra map[string]string) string {
 	t.Helper()
 	env := map[string]string{testprogEnv: "1"}

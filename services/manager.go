@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,8 +31,13 @@ const (
 type Config struct {
 	// Endpoint is where systemd answers; zero means SystemManager().
 	Endpoint Endpoint
+	// Root is systemd's root directory as this process sees it: "" (or "/")
+	// in production; /proc/<pid>/root for a systemd in another mount
+	// namespace (the tests'). Paths systemd reports or its processes use
+	// (a unit's FragmentPath, DrainStateRoot) are read under it.
+	Root string
 	// UnitDir receives unit files; it must be on the manager's unit search
-	// path. Zero means DefaultUnitDir.
+	// path. Zero means DefaultUnitDir under Root.
 	UnitDir string
 	// EnableRuntime enables units under /run only (lost at reboot) instead
 	// of persistently.
@@ -45,6 +51,9 @@ type Config struct {
 	// LogTailLines is how many log lines errors carry; zero means
 	// DefaultLogTailLines.
 	LogTailLines int
+	// JournalCommand is the journalctl argv prefix LogTail runs for units
+	// that log to the journal; zero means {"journalctl"}.
+	JournalCommand []string
 }
 
 func (c Config) withDefaults() Config {
@@ -52,7 +61,10 @@ func (c Config) withDefaults() Config {
 		c.Endpoint = SystemManager()
 	}
 	if c.UnitDir == "" {
-		c.UnitDir = DefaultUnitDir
+		c.UnitDir = filepath.Join("/", c.Root, DefaultUnitDir)
+	}
+	if len(c.JournalCommand) == 0 {
+		c.JournalCommand = []string{"journalctl"}
 	}
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = DefaultJobTimeout
@@ -83,6 +95,9 @@ func Connect(ctx context.Context, cfg Config) (*Manager, error) {
 	if !filepath.IsAbs(cfg.UnitDir) {
 		return nil, &ValidationError{Field: "Config.UnitDir", Problem: fmt.Sprintf("%q is not an absolute path", cfg.UnitDir)}
 	}
+	if cfg.Root != "" && !filepath.IsAbs(cfg.Root) {
+		return nil, &ValidationError{Field: "Config.Root", Problem: fmt.Sprintf("%q is not an absolute path", cfg.Root)}
+	}
 	conn, err := connect(cfg.Endpoint)
 	if err != nil {
 		return nil, &BusError{Address: cfg.Endpoint.Address, Op: "connect", Err: err}
@@ -95,6 +110,10 @@ func Connect(ctx context.Context, cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// rooted maps a path as systemd and its processes see it to this process's
+// view (Config.Root).
+func (m *Manager) rooted(path string) string { return filepath.Join("/", m.cfg.Root, path) }
+
 // Close closes the D-Bus connections.
 func (m *Manager) Close() { m.conn.Close() }
 
@@ -104,7 +123,7 @@ func (m *Manager) DaemonReloads() int64 { return m.reloads.Load() }
 // daemonReload is the only place that reloads systemd, so the count is true.
 func (m *Manager) daemonReload(ctx context.Context) error {
 	if err := m.conn.ReloadContext(ctx); err != nil {
-		return m.busError("daemon-reload", err)
+		return m.busError(ctx, "daemon-reload", "", err)
 	}
 	m.reloads.Add(1)
 	return nil
@@ -112,22 +131,22 @@ func (m *Manager) daemonReload(ctx context.Context) error {
 
 // callError classifies an error from a D-Bus call about one unit: systemd's
 // NoSuchUnit becomes *UnitNotFoundError, anything else goes to busError.
-func (m *Manager) callError(op, name string, err error) error {
+func (m *Manager) callError(ctx context.Context, op, name string, err error) error {
 	if isNoSuchUnit(err) {
 		return &UnitNotFoundError{Unit: name, Op: op}
 	}
-	return m.busError(op+" "+name, err)
+	return m.busError(ctx, op, name, err)
 }
 
-// busError classifies an error from a D-Bus call: a lost connection or a
-// cancelled call becomes a BusError, systemd's own error replies pass through
-// (wrapped) for the caller to classify further.
-func (m *Manager) busError(op string, err error) error {
+// busError classifies an error from a D-Bus call: a lost connection
+// becomes a *BusError, the caller's context ending a *CancelledError;
+// systemd's own error replies pass through (wrapped).
+func (m *Manager) busError(ctx context.Context, op, name string, err error) error {
 	if !m.conn.Connected() {
-		return &BusError{Address: m.cfg.Endpoint.Address, Op: op, Err: err}
+		return &BusError{Address: m.cfg.Endpoint.Address, Op: strings.TrimSpace(op + " " + name), Err: err}
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("services: %s: %w", op, err)
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return &CancelledError{Unit: name, Op: op, Err: ctx.Err()}
 	}
-	return fmt.Errorf("services: %s: systemd said: %w", op, err)
+	return fmt.Errorf("services: %s %s: systemd said: %w", op, name, err)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 )
 
 // settings parses a rendered unit back into section.name -> values.
@@ -24,9 +26,13 @@ func settings(t *testing.T, uf UnitFile) map[string][]string {
 	return out
 }
 
+// testUnit is a charm unit for rendering tests.
+var testUnit = unitname.MustParse("concourse-ci/3")
+
 func TestWebUnitRender(t *testing.T) {
 	t.Parallel()
 	uf, err := WebUnit{
+		Unit:            testUnit,
 		Command:         []string{"/srv/concourse/current/bin/concourse", "web"},
 		User:            "concourse",
 		Group:           "concourse",
@@ -34,10 +40,11 @@ func TestWebUnitRender(t *testing.T) {
 		WorkDir:         "/var/lib/concourse",
 	}.Render()
 	require.NoError(t, err)
-	assert.Equal(t, WebUnitName, uf.Name)
+	assert.Equal(t, "concourse-web-concourse-ci-3.service", uf.Name)
 	s := settings(t, uf)
 
 	want := map[string]string{
+		"Unit.Description":         "Concourse CI web (ATC and TSA) of concourse-ci/3",
 		"Service.Type":             "exec",
 		"Service.ExecStart":        "/srv/concourse/current/bin/concourse web",
 		"Service.User":             "concourse",
@@ -56,24 +63,33 @@ func TestWebUnitRender(t *testing.T) {
 	}
 	assert.NotContains(t, s, "Service.StandardOutput", "no LogFile: output goes to the journal")
 	assert.NotContains(t, s, "Service.Environment", "secrets only ever go in the EnvironmentFile")
+	assert.NotContains(t, s, "Service.ExecStop", "web stops on SIGTERM")
 }
 
 func TestWorkerUnitRender(t *testing.T) {
 	t.Parallel()
 	uf, err := WorkerUnit{
+		Unit:         testUnit,
 		Command:      []string{"/srv/concourse/current/bin/concourse", "worker"},
-		WorkDir:      "/srv/concourse/workers/concourse-1",
+		DrainHelper:  []string{"/var/lib/juju/agents/unit-concourse-ci-3/charm/concourse-ci-machine", "drain-worker"},
+		WorkDir:      "/srv/concourse/workers/concourse-ci-3",
+		MountsUnder:  "/srv/concourse/workers/concourse-ci-3/work",
 		LogFile:      "/var/log/concourse/worker.log",
 		DrainTimeout: 90 * time.Second,
+		StopGrace:    20 * time.Second,
 	}.Render()
 	require.NoError(t, err)
-	assert.Equal(t, WorkerUnitName, uf.Name)
+	assert.Equal(t, "concourse-worker-concourse-ci-3.service", uf.Name)
 	s := settings(t, uf)
 
+	helper := "/var/lib/juju/agents/unit-concourse-ci-3/charm/concourse-ci-machine drain-worker"
 	want := map[string]string{
+		"Unit.Description":        "Concourse CI worker of concourse-ci/3",
+		"Service.ExecStop":        helper + " --timeout=90s --grace=20s --state-dir=/run/concourse-ci-machine/drain/concourse-worker-concourse-ci-3.service",
+		"Service.ExecStopPost":    helper + " --unmount-under=/srv/concourse/workers/concourse-ci-3/work",
 		"Service.KillMode":        "mixed",
-		"Service.KillSignal":      "SIGUSR1",
-		"Service.TimeoutStopSec":  "90s",
+		"Service.KillSignal":      "SIGTERM",
+		"Service.TimeoutStopSec":  "125s",
 		"Service.SendSIGKILL":     "yes",
 		"Service.FinalKillSignal": "SIGKILL",
 		"Service.Restart":         "on-failure",
@@ -88,14 +104,47 @@ func TestWorkerUnitRender(t *testing.T) {
 		assert.NotContains(t, s, k, "the worker runs containers as root")
 	}
 
-	def, err := WorkerUnit{Command: []string{"/bin/concourse", "worker"}}.Render()
+	def, err := WorkerUnit{Unit: testUnit, Command: []string{"/bin/concourse", "worker"}, DrainHelper: []string{"/bin/ccm", "drain-worker"}}.Render()
 	require.NoError(t, err)
-	assert.Equal(t, []string{"600s"}, settings(t, def)["Service.TimeoutStopSec"], "default drain timeout")
+	ds := settings(t, def)
+	assert.Equal(t, []string{"/bin/ccm drain-worker --timeout=600s --grace=30s --state-dir=/run/concourse-ci-machine/drain/concourse-worker-concourse-ci-3.service"}, ds["Service.ExecStop"], "default drain timeout and grace")
+	assert.Equal(t, []string{"645s"}, ds["Service.TimeoutStopSec"], "drain + grace + the helper's margin")
+	assert.NotContains(t, ds, "Service.ExecStopPost")
 }
 
-func TestRetireDropIn(t *testing.T) {
+func TestUnitNames(t *testing.T) {
 	t.Parallel()
-	assert.Equal(t, "[Service]\nKillSignal=SIGUSR2\n", string(retireDropIn()))
+	u := unitname.MustParse("concourse-ci/12")
+	assert.Equal(t, "concourse-web-concourse-ci-12.service", WebUnitName(u))
+	assert.Equal(t, "concourse-worker-concourse-ci-12.service", WorkerUnitName(u))
+
+	longest := unitname.Name{App: "a" + strings.Repeat("b", unitname.MaxAppLen-1), Number: 999_999_999}
+	require.NoError(t, unitname.CheckApp(longest.App))
+	assert.NoError(t, checkUnitName("name", WorkerUnitName(longest)), "the longest charm unit name fits systemd's limit")
+
+	tests := []struct {
+		name string
+		ok   bool
+	}{
+		{"concourse-worker-a-0.service", true},
+		{"with:colon_and.dot.service", true},
+		{strings.Repeat("a", 247) + ".service", true},
+		{strings.Repeat("a", 248) + ".service", false}, // 256 characters
+		{"../x.service", false},
+		{"a b.service", false},
+		{"template@x.service", false},
+		{"x.target", false},
+		{".service", false},
+	}
+	for _, tt := range tests {
+		err := checkUnitName("name", tt.name)
+		if tt.ok {
+			assert.NoError(t, err, tt.name)
+		} else {
+			var ve *ValidationError
+			assert.ErrorAs(t, err, &ve, tt.name)
+		}
+	}
 }
 
 func TestExecArgEscaping(t *testing.T) {
@@ -124,6 +173,7 @@ func TestExecArgEscaping(t *testing.T) {
 func TestSpecifiersEscapedOutsideExec(t *testing.T) {
 	t.Parallel()
 	uf, err := WebUnit{
+		Unit:        testUnit,
 		Command:     []string{"/bin/concourse", "web"},
 		Description: "Concourse 100% $HOME",
 		LogFile:     "/var/log/100%/web.log",
@@ -138,30 +188,38 @@ func TestSpecifiersEscapedOutsideExec(t *testing.T) {
 func TestUnitValidation(t *testing.T) {
 	t.Parallel()
 	cmd := []string{"/bin/concourse", "web"}
+	helper := []string{"/bin/ccm", "drain-worker"}
+	u := testUnit
 	tests := []struct {
 		name      string
 		web       WebUnit
 		worker    *WorkerUnit
 		wantField string
 	}{
-		{"newline in description", WebUnit{Command: cmd, Description: "a\nExecStartPre=/bin/evil"}, nil, "WebUnit.Description"},
-		{"newline in user", WebUnit{Command: cmd, User: "root\n"}, nil, "WebUnit.User"},
-		{"NUL in argument", WebUnit{Command: []string{"/bin/concourse", "we\x00b"}}, nil, "WebUnit.Command[1]"},
-		{"carriage return in argument", WebUnit{Command: []string{"/bin/concourse", "web\r"}}, nil, "WebUnit.Command[1]"},
-		{"DEL in env file path", WebUnit{Command: cmd, EnvironmentFile: "/etc/x\x7f"}, nil, "WebUnit.EnvironmentFile"},
-		{"tab in work dir", WebUnit{Command: cmd, WorkDir: "/srv/\tx"}, nil, "WebUnit.WorkDir"},
-		{"invalid UTF-8", WebUnit{Command: cmd, Description: "\xff"}, nil, "WebUnit.Description"},
-		{"relative program", WebUnit{Command: []string{"concourse", "web"}}, nil, "WebUnit.Command[0]"},
-		{"no command", WebUnit{}, nil, "WebUnit.Command"},
-		{"relative env file", WebUnit{Command: cmd, EnvironmentFile: "web.env"}, nil, "WebUnit.EnvironmentFile"},
-		{"unclean path", WebUnit{Command: cmd, WorkDir: "/srv/../etc"}, nil, "WebUnit.WorkDir"},
-		{"space in path", WebUnit{Command: cmd, LogFile: "/var/log/my web.log"}, nil, "WebUnit.LogFile"},
-		{"bad user", WebUnit{Command: cmd, User: "1; rm"}, nil, "WebUnit.User"},
-		{"bad target", WebUnit{Command: cmd, WantedBy: "multi-user"}, nil, "WebUnit.WantedBy"},
-		{"bad name", WebUnit{Command: cmd, Name: "../x.service"}, nil, "WebUnit.Name"},
-		{"negative restart delay", WebUnit{Command: cmd, RestartDelay: -time.Second}, nil, "WebUnit.RestartDelay"},
-		{"negative drain timeout", WebUnit{}, &WorkerUnit{Command: cmd, DrainTimeout: -time.Second}, "WorkerUnit.DrainTimeout"},
-		{"newline in worker log file", WebUnit{}, &WorkerUnit{Command: cmd, LogFile: "/var/log/w\n.log"}, "WorkerUnit.LogFile"},
+		{"newline in description", WebUnit{Unit: u, Command: cmd, Description: "a\nExecStartPre=/bin/evil"}, nil, "WebUnit.Description"},
+		{"description ending in a backslash", WebUnit{Unit: u, Command: cmd, Description: `trailing\`}, nil, "WebUnit.Description"},
+		{"description with leading space", WebUnit{Unit: u, Command: cmd, Description: " lead"}, nil, "WebUnit.Description"},
+		{"newline in user", WebUnit{Unit: u, Command: cmd, User: "root\n"}, nil, "WebUnit.User"},
+		{"NUL in argument", WebUnit{Unit: u, Command: []string{"/bin/concourse", "we\x00b"}}, nil, "WebUnit.Command[1]"},
+		{"carriage return in argument", WebUnit{Unit: u, Command: []string{"/bin/concourse", "web\r"}}, nil, "WebUnit.Command[1]"},
+		{"DEL in env file path", WebUnit{Unit: u, Command: cmd, EnvironmentFile: "/etc/x\x7f"}, nil, "WebUnit.EnvironmentFile"},
+		{"tab in work dir", WebUnit{Unit: u, Command: cmd, WorkDir: "/srv/\tx"}, nil, "WebUnit.WorkDir"},
+		{"invalid UTF-8", WebUnit{Unit: u, Command: cmd, Description: "\xff"}, nil, "WebUnit.Description"},
+		{"relative program", WebUnit{Unit: u, Command: []string{"concourse", "web"}}, nil, "WebUnit.Command[0]"},
+		{"no command", WebUnit{Unit: u}, nil, "WebUnit.Command"},
+		{"no unit", WebUnit{Command: cmd}, nil, "WebUnit.Unit"},
+		{"relative env file", WebUnit{Unit: u, Command: cmd, EnvironmentFile: "web.env"}, nil, "WebUnit.EnvironmentFile"},
+		{"unclean path", WebUnit{Unit: u, Command: cmd, WorkDir: "/srv/../etc"}, nil, "WebUnit.WorkDir"},
+		{"space in path", WebUnit{Unit: u, Command: cmd, LogFile: "/var/log/my web.log"}, nil, "WebUnit.LogFile"},
+		{"bad user", WebUnit{Unit: u, Command: cmd, User: "1; rm"}, nil, "WebUnit.User"},
+		{"bad target", WebUnit{Unit: u, Command: cmd, WantedBy: "multi-user"}, nil, "WebUnit.WantedBy"},
+		{"negative restart delay", WebUnit{Unit: u, Command: cmd, RestartDelay: -time.Second}, nil, "WebUnit.RestartDelay"},
+		{"negative drain timeout", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd, DrainHelper: helper, DrainTimeout: -time.Second}, "WorkerUnit.DrainTimeout"},
+		{"negative grace", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd, DrainHelper: helper, StopGrace: -time.Second}, "WorkerUnit.StopGrace"},
+		{"no drain helper", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd}, "WorkerUnit.DrainHelper"},
+		{"relative drain helper", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd, DrainHelper: []string{"ccm"}}, "WorkerUnit.DrainHelper[0]"},
+		{"relative mounts dir", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd, DrainHelper: helper, MountsUnder: "work"}, "WorkerUnit.MountsUnder"},
+		{"newline in worker log file", WebUnit{}, &WorkerUnit{Unit: u, Command: cmd, DrainHelper: helper, LogFile: "/var/log/w\n.log"}, "WorkerUnit.LogFile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,19 +228,13 @@ func TestUnitValidation(t *testing.T) {
 			var uf UnitFile
 			if tt.worker != nil {
 				uf, err = tt.worker.Render()
-				_, optErr := tt.worker.Options()
-				assert.ErrorIs(t, optErr, ErrInvalidValue)
 			} else {
 				uf, err = tt.web.Render()
-				_, optErr := tt.web.Options()
-				assert.ErrorIs(t, optErr, ErrInvalidValue)
 			}
-			require.ErrorIs(t, err, ErrInvalidValue)
 			var ve *ValidationError
 			require.ErrorAs(t, err, &ve)
 			assert.Equal(t, tt.wantField, ve.Field)
 			assert.Contains(t, err.Error(), tt.wantField)
-			assert.Contains(t, err.Error(), "nothing was written")
 			assert.Empty(t, uf.Content, "nothing is rendered from bad input")
 		})
 	}
@@ -190,7 +242,7 @@ func TestUnitValidation(t *testing.T) {
 
 func TestUnitValidationReportsEveryBadField(t *testing.T) {
 	t.Parallel()
-	_, err := WebUnit{Command: []string{"relative"}, User: "a\nb", WorkDir: "rel"}.Render()
+	_, err := WebUnit{Unit: testUnit, Command: []string{"relative"}, User: "a\nb", WorkDir: "rel"}.Render()
 	require.Error(t, err)
 	var fields []string
 	var joined interface{ Unwrap() []error }

@@ -21,12 +21,26 @@ type State struct {
 	MainPID uint32
 	// NRestarts counts automatic restarts (Restart=on-failure).
 	NRestarts uint32
-	// ExecMainStatus is the exit status (or signal) of the last main process.
+	// ExecMainCode and ExecMainStatus say how the last main process ended:
+	// code 1 (exited) with its exit status, 2 (killed) or 3 (dumped core)
+	// with the signal number; 0 while none has ended.
+	ExecMainCode   int32
 	ExecMainStatus int32
 	// ActiveSince is when the unit last became active; zero if never.
 	ActiveSince time.Time
-	// StopTimeout is the unit's TimeoutStopSec (a worker's drain timeout).
+	// StopTimeout is the unit's TimeoutStopSec (for a worker: drain timeout
+	// plus grace plus a margin).
 	StopTimeout time.Duration
+	// NeedDaemonReload: the unit's files changed since systemd loaded them.
+	NeedDaemonReload bool
+	// HasExecStop: the unit runs a stop command (a worker's drain helper).
+	HasExecStop bool
+}
+
+// status is the part of a State that errors carry.
+func (s State) status() UnitStatus {
+	return UnitStatus{ActiveState: s.ActiveState, SubState: s.SubState, Result: s.Result,
+		ExecMainCode: s.ExecMainCode, ExecMainStatus: s.ExecMainStatus}
 }
 
 // Active reports whether the unit is active (running).
@@ -53,13 +67,15 @@ func (m *Manager) State(ctx context.Context, name string) (State, error) {
 func (m *Manager) state(ctx context.Context, op, name string) (State, error) {
 	u, err := m.conn.GetUnitPropertiesContext(ctx, name)
 	if err != nil {
-		return State{}, m.busError(op+" "+name, err)
+		return State{}, m.busError(ctx, op, name, err)
 	}
 	st := State{
 		Unit:        name,
 		LoadState:   prop[string](u, "LoadState"),
 		ActiveState: prop[string](u, "ActiveState"),
 		SubState:    prop[string](u, "SubState"),
+		// A unit file written but not yet loaded also needs a reload.
+		NeedDaemonReload: prop[bool](u, "NeedDaemonReload"),
 	}
 	if st.LoadState == "not-found" {
 		return st, &UnitNotFoundError{Unit: name, Op: op}
@@ -69,12 +85,14 @@ func (m *Manager) state(ctx context.Context, op, name string) (State, error) {
 	}
 	s, err := m.conn.GetUnitTypePropertiesContext(ctx, name, "Service")
 	if err != nil {
-		return st, m.busError(op+" "+name, err)
+		return st, m.busError(ctx, op, name, err)
 	}
 	st.Result = prop[string](s, "Result")
 	st.MainPID = prop[uint32](s, "MainPID")
 	st.NRestarts = prop[uint32](s, "NRestarts")
+	st.ExecMainCode = prop[int32](s, "ExecMainCode")
 	st.ExecMainStatus = prop[int32](s, "ExecMainStatus")
+	st.HasExecStop = len(prop[[][]any](s, "ExecStop")) > 0
 	st.StopTimeout = time.Duration(prop[uint64](s, "TimeoutStopUSec")) * time.Microsecond
 	return st, nil
 }
@@ -95,4 +113,10 @@ func isNoSuchUnit(err error) bool {
 	}
 	var ptr *godbus.Error
 	return errors.As(err, &ptr) && ptr.Name == noSuchUnit
+}
+
+// isNotFound reports whether err says systemd has no such unit.
+func isNotFound(err error) bool {
+	var nf *UnitNotFoundError
+	return errors.As(err, &nf)
 }

@@ -24,6 +24,23 @@ func checkText(field, v string) error {
 	return nil
 }
 
+// checkUnitText is checkText for a free-text unit setting (Description=).
+// systemd strips leading and trailing whitespace from a value and reads a
+// trailing backslash as a line continuation, so neither could come back as
+// given.
+func checkUnitText(field, v string) error {
+	if err := checkText(field, v); err != nil {
+		return err
+	}
+	if strings.TrimSpace(v) != v {
+		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q begins or ends with whitespace, which systemd drops", v)}
+	}
+	if strings.HasSuffix(v, `\`) {
+		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q ends with a backslash, which systemd reads as a line continuation", v)}
+	}
+	return nil
+}
+
 // checkPath accepts an absolute, clean path that a unit setting can hold
 // without quoting: whitespace would split list settings, quotes and
 // backslashes would be unescaped by systemd.
@@ -63,10 +80,18 @@ func checkMatch(field, v string, re *regexp.Regexp, problem string) error {
 	return nil
 }
 
-// unitName is a service unit name without a path or template instance.
+// unitName is a service unit name as systemd accepts it, without a template
+// instance: letters, digits and ":_.-" (systemd also allows "\\" for
+// escapes; these names never need one).
 var unitName = regexp.MustCompile(`^[A-Za-z0-9:_.-]+\.service$`)
 
+// maxUnitNameLen is systemd's limit (UNIT_NAME_MAX is 256 with the NUL).
+const maxUnitNameLen = 255
+
 func checkUnitName(field, v string) error {
+	if len(v) > maxUnitNameLen {
+		return &ValidationError{Field: field, Problem: fmt.Sprintf("%q is %d characters long; systemd allows at most %d", v, len(v), maxUnitNameLen)}
+	}
 	return checkMatch(field, v, unitName, `is not a service unit name (letters, digits, ":_.-", ending in .service)`)
 }
 
@@ -75,13 +100,6 @@ var targetName = regexp.MustCompile(`^[A-Za-z0-9:_.@-]+\.target$`)
 
 func checkTargetName(field, v string) error {
 	return checkMatch(field, v, targetName, "is not a target unit name (ending in .target)")
-}
-
-func checkPositive(field string, d time.Duration) error {
-	if d <= 0 {
-		return &ValidationError{Field: field, Problem: fmt.Sprintf("must be positive, got %v", d)}
-	}
-	return nil
 }
 
 // escapeSpecifiers makes a value literal for systemd, which expands
@@ -107,7 +125,7 @@ func execArg(a string) string {
 // execLine renders argv as an Exec*= value; argv[0] must be an absolute path.
 func execLine(field string, argv []string) (string, error) {
 	if len(argv) == 0 {
-		return "", &ValidationError{Field: field, Problem: "is empty; give the program's absolute path and its arguments"}
+		return "", &ValidationError{Field: field, Problem: "is empty"}
 	}
 	if err := checkPath(field+"[0]", argv[0]); err != nil {
 		return "", err

@@ -1,119 +1,157 @@
 package services
 
 import (
-	"io"
+	"fmt"
+	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/unit"
 	"golang.org/x/sys/unix"
-)
 
-// WorkerUnitName is the unit that runs `concourse worker`.
-const WorkerUnitName = "concourse-worker.service"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
+)
 
 // How `concourse worker` drains, from Concourse's source
 // (github.com/concourse/concourse, worker/drain/signals_unix.go and
 // worker/drain/runner.go): SIGUSR1 lands the worker (it stays registered,
 // takes no new work and lets running builds finish, keeping its volumes),
-// SIGUSR2 retires it (the same, then the ATC forgets it and its volumes).
-// Once the TSA reports the worker landed or retired, the registration
-// process exits via the SSH gateway and worker/beacon_runner.go stops the
-// restarter ("registration process exited via SSH gateway"), so the whole
-// `concourse worker` process exits by itself: systemd sees a clean stop.
-// See also concourse/concourse#2757 ("Landing (SIGUSR1) will let you keep the
-// volumes and containers"; retire only when the host goes away for good).
+// SIGUSR2 retires it (the same, then the ATC forgets it). Once the TSA
+// reports it landed or retired, the worker exits by itself with status 0.
+// A drain signal only ASKS the TSA: a retiring worker deletes its
+// registration only when a shutdown signal (SIGTERM/SIGINT) follows, and a
+// later ordinary stop turns "retiring" into "landing". A worker that cannot
+// reach the TSA while draining exits 1 ("all SSH gateways disappeared while
+// draining") or never exits; the ATC then shows it stalled for good.
 const (
 	LandSignal   = syscall.SIGUSR1
 	RetireSignal = syscall.SIGUSR2
 )
 
-// DefaultDrainTimeout is how long a stopping worker may take to land before
-// systemd kills it: running builds get this long to finish.
-const DefaultDrainTimeout = 10 * time.Minute
+// Drain timing.
+const (
+	// DefaultDrainTimeout is how long a stopping worker may take to land or
+	// retire: running builds get this long to finish.
+	DefaultDrainTimeout = 10 * time.Minute
+	// MinDrainTimeout is the shortest drain timeout the charm should accept.
+	// Measured against a real Concourse 7.x (web, PostgreSQL 15, a houdini
+	// worker): an IDLE worker needs up to ~60 s to land (the ATC marks it
+	// landed on its 30 s collection pass; the worker exits on the next 30 s
+	// TSA heartbeat) and ~30 s to retire; with a 20 s timeout every idle stop
+	// was killed, with 180 s it exited by itself after 52.7 s (land) and 27 s
+	// (retire). 90 s covers the 60 s worst case with room for a slow
+	// heartbeat. This package accepts any positive value (tests use short
+	// ones); the charm's config parsing enforces the minimum.
+	MinDrainTimeout = 90 * time.Second
+	// DefaultStopGrace is how long a worker gets to exit after SIGTERM (once
+	// the drain timeout ran out) before it is SIGKILLed. A retiring worker
+	// deletes its registration in that time.
+	DefaultStopGrace = 30 * time.Second
+	// helperMargin is added to the unit's TimeoutStopSec beyond drain and
+	// grace, for the helper's own start and its SIGKILL wait: systemd's
+	// timeout is only the backstop for a helper that hangs or cannot run.
+	helperMargin = 15 * time.Second
+)
 
-// WorkerUnit describes the Concourse worker service. It runs as root:
-// the worker creates containers (cgroups, mounts, network namespaces), so
-// none of the web unit's hardening applies.
+// DrainStateRoot holds one directory per worker unit (DrainStateRoot/<unit
+// name>): the retire flag Retire sets and the result the drain helper
+// leaves. Under /run: a flag must not outlive a reboot.
+const DrainStateRoot = "/run/concourse-ci-machine/drain"
+
+// drainStateDir is the unit's directory in DrainStateRoot, as systemd's
+// processes see it.
+func drainStateDir(name string) string { return filepath.Join(DrainStateRoot, name) }
+
+// WorkerUnit describes the Concourse worker service of one charm unit. It
+// runs as root: the worker creates containers (cgroups, mounts, network
+// namespaces), so none of the web unit's hardening applies.
 type WorkerUnit struct {
-	Name        string // default WorkerUnitName
-	Description string // default "Concourse CI worker"
-	// Command is the argv, e.g. {"/srv/concourse/current/bin/concourse", "worker"}.
+	// Unit is the charm unit; the systemd unit is WorkerUnitName(Unit).
+	Unit        unitname.Name
+	Description string // default "Concourse CI worker of <unit>"
+	// Command is the argv, e.g. {".../concourse/bin/concourse", "worker"}.
 	Command []string
+	// DrainHelper is the argv prefix of the drain helper (RunDrainHelper),
+	// e.g. {"<charm dir>/concourse-ci-machine", "drain-worker"}. Every stop
+	// runs it (ExecStop=) with the main process in $MAINPID.
+	DrainHelper []string
 	// EnvironmentFile holds CONCOURSE_* settings and keys (optional).
 	EnvironmentFile string
 	// WorkDir is the working directory, usually the unit's own worker dir.
 	WorkDir string
-	// LogFile, when set, receives stdout and stderr (append:).
+	// MountsUnder, when set, is the worker's CONCOURSE_WORK_DIR: after every
+	// stop the helper unmounts whatever is still mounted under it (the
+	// worker leaves its volumes mounted, and they pile up across restarts).
+	MountsUnder string
+	// LogFile, when set, receives stdout and stderr (append:), the drain
+	// helper's lines included.
 	LogFile string
-	// DrainTimeout is how long stopping (landing) or retiring may take
-	// before systemd kills the worker; default DefaultDrainTimeout.
+	// DrainTimeout is how long landing or retiring may take before the
+	// worker gets SIGTERM; default DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// StopGrace is how long the worker may take to exit after SIGTERM
+	// before SIGKILL; default DefaultStopGrace.
+	StopGrace    time.Duration
 	RestartDelay time.Duration // default DefaultRestartDelay
 	WantedBy     string        // default DefaultWantedBy
 }
 
-// Options validates the unit and returns its options for unit.Serialize.
-func (w WorkerUnit) Options() ([]*unit.UnitOption, error) {
-	return w.build().validated()
-}
-
-// Render validates the unit and renders its file.
+// Render validates the unit and renders its file; every bad field is
+// reported at once, as *ValidationError values joined.
 func (w WorkerUnit) Render() (UnitFile, error) {
-	o := w.build()
-	return o.render(orDefault(w.Name, WorkerUnitName))
+	s := service{
+		kind: "WorkerUnit", unit: w.Unit, name: WorkerUnitName,
+		description:   orDefault(w.Description, "Concourse CI worker of "+w.Unit.String()),
+		documentation: "https://concourse-ci.org/concourse-worker.html",
+		command:       w.Command, envFile: w.EnvironmentFile, workDir: w.WorkDir, logFile: w.LogFile,
+		restartDelay: w.RestartDelay, wantedBy: w.WantedBy,
+	}
+	drain := orDefault(w.DrainTimeout, DefaultDrainTimeout)
+	grace := orDefault(w.StopGrace, DefaultStopGrace)
+	return s.render(func(o *options) {
+		// Every stop (and restart) follows Concourse: the helper sends the
+		// drain signal to $MAINPID, waits up to the drain timeout, sends
+		// SIGTERM, waits the grace, sends SIGKILL, and records how it ended.
+		// systemd's own sequence (KillSignal, TimeoutStopSec) is only the
+		// backstop for a helper that cannot run. KillMode=mixed: signals go
+		// to the main process only, never to build processes in its
+		// containers (SIGUSR1's default action kills them); whatever is left
+		// in the cgroup at the end gets SIGKILL.
+		if w.DrainTimeout < 0 {
+			o.fail("DrainTimeout", fmt.Sprintf("must be positive, got %v", w.DrainTimeout))
+		}
+		if w.StopGrace < 0 {
+			o.fail("StopGrace", fmt.Sprintf("must be positive, got %v", w.StopGrace))
+		}
+		stateDir := drainStateDir(s.name(w.Unit))
+		o.exec("Service", "ExecStop", "DrainHelper", helperArgv(w.DrainHelper,
+			"--timeout="+systemdDuration(drain), "--grace="+systemdDuration(grace), "--state-dir="+stateDir))
+		if w.MountsUnder != "" {
+			if err := checkPath(o.field("MountsUnder"), w.MountsUnder); err != nil {
+				o.check(err)
+			} else {
+				o.exec("Service", "ExecStopPost", "DrainHelper", helperArgv(w.DrainHelper, "--unmount-under="+w.MountsUnder))
+			}
+		}
+		o.fixed("Service", "KillMode", "mixed")
+		o.fixed("Service", "KillSignal", unix.SignalName(syscall.SIGTERM))
+		o.duration("Service", "TimeoutStopSec", "DrainTimeout", drain+grace+helperMargin)
+		o.fixed("Service", "SendSIGKILL", "yes")
+		o.fixed("Service", "FinalKillSignal", "SIGKILL")
+
+		// Containers: the worker manages its own cgroups and may run many
+		// processes and files.
+		o.fixed("Service", "Delegate", "yes")
+		o.fixed("Service", "TasksMax", "infinity")
+		o.fixed("Service", "LimitNOFILE", "1048576")
+		o.fixed("Service", "LimitNPROC", "infinity")
+	})
 }
 
-func (w WorkerUnit) build() *options {
-	o := &options{}
-	o.check(checkUnitName("WorkerUnit.Name", orDefault(w.Name, WorkerUnitName)))
-	o.text("Unit", "Description", "WorkerUnit.Description", orDefault(w.Description, "Concourse CI worker"))
-	o.fixed("Unit", "Documentation", "https://concourse-ci.org/concourse-worker.html")
-	o.fixed("Unit", "Wants", "network-online.target")
-	o.fixed("Unit", "After", "network-online.target")
-
-	o.fixed("Service", "Type", "exec")
-	o.exec("Service", "ExecStart", "WorkerUnit.Command", w.Command)
-	if w.EnvironmentFile != "" {
-		o.path("Service", "EnvironmentFile", "WorkerUnit.EnvironmentFile", "", w.EnvironmentFile)
+// helperArgv appends flags to the helper's argv prefix; an empty prefix
+// stays empty so that validation names the field.
+func helperArgv(prefix []string, flags ...string) []string {
+	if len(prefix) == 0 {
+		return nil
 	}
-	if w.WorkDir != "" {
-		o.path("Service", "WorkingDirectory", "WorkerUnit.WorkDir", "", w.WorkDir)
-	}
-	if w.LogFile != "" {
-		o.path("Service", "StandardOutput", "WorkerUnit.LogFile", "append:", w.LogFile)
-		o.path("Service", "StandardError", "WorkerUnit.LogFile", "append:", w.LogFile)
-	}
-	o.fixed("Service", "Restart", "on-failure")
-	o.duration("Service", "RestartSec", "WorkerUnit.RestartDelay", orDefault(w.RestartDelay, DefaultRestartDelay))
-
-	// Drain on every stop (and restart: RestartKillSignal defaults to
-	// KillSignal). KillMode=mixed sends the land signal to the main process
-	// only: build processes in its containers must not get SIGUSR1, whose
-	// default action kills them. The main process exits once landed; at
-	// TimeoutStopSec systemd gives up and SIGKILLs everything left in the
-	// cgroup, so builds get exactly the drain timeout.
-	o.fixed("Service", "KillMode", "mixed")
-	o.fixed("Service", "KillSignal", unix.SignalName(LandSignal))
-	o.duration("Service", "TimeoutStopSec", "WorkerUnit.DrainTimeout", orDefault(w.DrainTimeout, DefaultDrainTimeout))
-	o.fixed("Service", "SendSIGKILL", "yes")
-	o.fixed("Service", "FinalKillSignal", "SIGKILL")
-
-	// Containers: the worker manages its own cgroups and may run many
-	// processes and files.
-	o.fixed("Service", "Delegate", "yes")
-	o.fixed("Service", "TasksMax", "infinity")
-	o.fixed("Service", "LimitNOFILE", "1048576")
-	o.fixed("Service", "LimitNPROC", "infinity")
-
-	o.target("Install", "WantedBy", "WorkerUnit.WantedBy", orDefault(w.WantedBy, DefaultWantedBy))
-	return o
-}
-
-// retireDropIn is the drop-in Retire installs for the duration of one stop:
-// the same stop path, but with the retire signal.
-func retireDropIn() []byte {
-	opts := []*unit.UnitOption{unit.NewUnitOption("Service", "KillSignal", unix.SignalName(RetireSignal))}
-	b, _ := io.ReadAll(unit.Serialize(opts)) // a bytes.Buffer: reading never fails
-	return b
+	return append(append([]string(nil), prefix...), flags...)
 }

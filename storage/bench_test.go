@@ -3,12 +3,17 @@ package storage
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -72,6 +77,38 @@ func BenchmarkLockContended4Procs(b *testing.B) {
 				require.NoError(b, c.Wait())
 			}
 			b.ReportMetric(float64(acquired)/float64(b.N), "child-acq/op")
+		})
+	}
+}
+
+// BenchmarkVerifyChecksum compares the hashing a download gets with the
+// coreutils tools on the same 100 MB file.
+func BenchmarkVerifyChecksum(b *testing.B) {
+	const size = 100 << 20
+	path := filepath.Join(b.TempDir(), "release.tgz")
+	f, err := os.Create(path)
+	require.NoError(b, err)
+	_, err = io.Copy(f, releasetest.Incompressible(size, 7))
+	require.NoError(b, err)
+	require.NoError(b, f.Close())
+	for _, algo := range []string{"sha1", "sha256"} {
+		b.Run(algo+"/ours", func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				f, err := os.Open(path)
+				require.NoError(b, err)
+				_, err = sumReader(f, algo == "sha1", algo == "sha256")
+				f.Close()
+				require.NoError(b, err)
+			}
+		})
+		b.Run(algo+"/"+algo+"sum", func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				if out, err := exec.Command(algo+"sum", path).CombinedOutput(); err != nil {
+					b.Fatalf("%s: %v: %s", algo+"sum", err, out)
+				}
+			}
 		})
 	}
 }

@@ -209,7 +209,7 @@ type ReadTimeoutError struct {
 }
 
 func (e *ReadTimeoutError) Error() string {
-	return fmt.Sprintf("no data received for %s (after %d bytes)", e.After, e.Done)
+	return fmt.Sprintf("no data received for %s (after %s)", e.After, bytesize.Format(e.Done))
 }
 
 // NoChecksumError means nothing vouches for the tarball: its sidecar is

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 )
 
 // Default extraction limits: a Concourse release unpacks to a few hundred MB
@@ -128,7 +130,7 @@ func (x *extractor) run(ctx context.Context, tr *tar.Reader) error {
 		if hdr.Typeflag == tar.TypeReg {
 			x.total += hdr.Size
 			if x.total > x.limits.MaxBytes {
-				return &HostileArchiveError{Entry: hdr.Name, Reason: ErrArchiveTooLarge, Detail: fmt.Sprintf("limit %d bytes", x.limits.MaxBytes)}
+				return &HostileArchiveError{Entry: hdr.Name, Reason: ErrArchiveTooLarge, Detail: "limit " + bytesize.Format(x.limits.MaxBytes)}
 			}
 		}
 		if err := x.entry(hdr, tr); err != nil {

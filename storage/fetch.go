@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 )
 
 // Fetch defaults: generous enough for a slow mirror, short enough that a
@@ -185,7 +187,7 @@ func (f *Fetcher) readSidecar(ctx context.Context, r resolved, sidecar string) (
 }
 
 // errSidecarTooLarge refuses a sidecar larger than any checksum file.
-var errSidecarTooLarge = fmt.Errorf("the sidecar is larger than %d bytes", maxSidecarSize)
+var errSidecarTooLarge = errors.New("the sidecar is larger than " + bytesize.Format(maxSidecarSize))
 
 // readLimited reads all of r, refusing more than limit bytes.
 func readLimited(r io.Reader, limit int64) ([]byte, error) {

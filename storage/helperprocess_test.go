@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ const (
 	roleInstall = "install" // double-checked install under the lock
 	roleHang    = "hang"    // take the lock, leave a mess, block until killed
 	roleHammer  = "hammer"  // take and release the lock until stdin closes
+	roleUmask   = "umask"   // under umask 077, write everything the charm writes
 )
 
 // TestHelperProcess is not a test: it is the body of the child processes
@@ -42,6 +44,9 @@ func runHelperRole(role string, args []string) error {
 		return fmt.Errorf("want ROOT UNIT, got %q", args)
 	}
 	root, unit := args[0], args[1]
+	if role == roleUmask { // before the volume is opened: that writes too
+		syscall.Umask(0o077)
+	}
 	v, err := OpenVolume(root, WithLockPoll(time.Millisecond, 20*time.Millisecond))
 	if err != nil {
 		return err
@@ -53,6 +58,8 @@ func runHelperRole(role string, args []string) error {
 		return helperHang(v, unit)
 	case roleHammer:
 		return helperHammer(v, unit)
+	case roleUmask:
+		return helperUmask(root, unit, args[2:])
 	}
 	return fmt.Errorf("unknown role %q", role)
 }
@@ -161,8 +168,49 @@ func helperHammer(v *Volume, unit string) error {
 	return nil
 }
 
-// startHelper re-executes the test binary in role with ROOT UNIT.
-func startHelper(t testing.TB, role, root, unit string) *childtest.Child {
+// helperUmask writes, under the umask 077 the role set, everything a unit
+// writes on the volume: the layout, a release from the tarball at args[0]
+// (pinned to args[1]), `current` with its fence and marker, the token, its
+// worker directory and registry entry, and a progress marker and holder
+// record left as by a holder that died.
+func helperUmask(root, unit string, args []string) error {
+	if len(args) != 2 {
+		return fmt.Errorf("want TARBALL SHA256, got %q", args)
+	}
+	v, err := OpenVolume(root)
+	if err != nil {
+		return err
+	}
+	l, err := v.TryLock(Holder{Unit: unit})
+	if err != nil {
+		return err
+	}
+	release := version.MustParse("7.14.3")
+	p, err := l.FetchRelease(context.Background(), release, FetchSpec{Source: FileSource(args[0]), SHA256: args[1]})
+	if err != nil {
+		return err
+	}
+	if err := p.Verify(context.Background(), 0); err != nil {
+		return err
+	}
+	if _, err := p.Commit(); err != nil {
+		return err
+	}
+	if err := l.SwitchCurrent(release, 1); err != nil {
+		return err
+	}
+	if _, err := l.EnsureVolumeID(); err != nil {
+		return err
+	}
+	if err := l.SetUnitRelease(unit, release); err != nil {
+		return err
+	}
+	return l.WriteProgress(release) // and exit holding the lock
+}
+
+// startHelper re-executes the test binary in role with ROOT UNIT and the
+// role's own arguments.
+func startHelper(t testing.TB, role, root, unit string, args ...string) *childtest.Child {
 	t.Helper()
-	return childtest.Start(t, "TestHelperProcess", role, root, unit)
+	return childtest.Start(t, "TestHelperProcess", role, append([]string{root, unit}, args...)...)
 }

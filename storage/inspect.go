@@ -99,7 +99,7 @@ type Problem struct {
 func (p Problem) String() string { return p.Path + ": " + p.Detail }
 
 // Inspect reports on the volume without changing it.
-func (v *Volume) Inspect() (Report, error) { return inspect(v.root, v.cfg) }
+func (v *Volume) Inspect() (Report, error) { return inspect(v) }
 
 // InspectPath reports on the volume at root without creating or writing
 // anything, so it can look at a stuck or half-made volume as it is. It tells
@@ -109,11 +109,13 @@ func InspectPath(root string, opts ...Option) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	return inspect(abs, newConfig(opts))
+	// A handle that is never opened: it only reads.
+	return inspect(&Volume{root: abs, cfg: newConfig(opts)})
 }
 
 // inspection gathers a Report; each step adds what it found and problems.
 type inspection struct {
+	v    *Volume
 	root string
 	now  time.Time
 	r    Report
@@ -136,8 +138,9 @@ func (in *inspection) path(elem ...string) string {
 	return filepath.Join(append([]string{in.root}, elem...)...)
 }
 
-func inspect(root string, cfg config) (Report, error) {
-	in := &inspection{root: root, now: cfg.now()}
+func inspect(v *Volume) (Report, error) {
+	root := v.root
+	in := &inspection{v: v, root: root, now: v.cfg.now()}
 	in.r = Report{Root: root, At: in.now, Releases: []ReleaseEntry{}, Workers: []WorkerEntry{}, Problems: []Problem{}}
 	fsInfo, err := statFS(root)
 	if err != nil {
@@ -195,8 +198,7 @@ func (in *inspection) installed() {
 }
 
 func (in *inspection) fence() {
-	v := &Volume{root: in.root}
-	f, err := v.CurrentFence()
+	f, err := in.v.CurrentFence()
 	if err != nil {
 		in.corrupt(in.path(CurrentFenceFile), err)
 		return
@@ -359,7 +361,7 @@ func (in *inspection) workers() {
 		}
 	}
 	sort.Slice(in.r.Workers, func(i, j int) bool { return in.r.Workers[i].Name < in.r.Workers[j].Name })
-	units, err := (&Volume{root: in.root}).UnitReleases()
+	units, err := in.v.UnitReleases()
 	if err != nil {
 		in.corrupt(dir, err)
 		return

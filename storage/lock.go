@@ -108,8 +108,12 @@ func (v *Volume) Lock(ctx context.Context, who Holder) (*Lock, error) {
 // maximum that the lock is free or its release is in place.
 func (v *Volume) LockUnless(ctx context.Context, who Holder, done func() (bool, error), onBusy func(*LockedError)) (*Lock, error) {
 	pace := v.newPacer()
+	var last *LockedError
 	for {
 		if err := ctx.Err(); err != nil {
+			if last != nil {
+				return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, err, last)
+			}
 			return nil, fmt.Errorf("waiting for the lock on %s: %w", v.root, err)
 		}
 		if done != nil {
@@ -122,12 +126,11 @@ func (v *Volume) LockUnless(ctx context.Context, who Holder, done func() (bool, 
 		if !busy {
 			return l, err
 		}
+		last = locked
 		if onBusy != nil {
 			onBusy(locked)
 		}
-		if err := pace.wait(ctx); err != nil {
-			return nil, fmt.Errorf("gave up waiting for the lock on %s: %w: %w", v.root, err, locked)
-		}
+		_ = pace.wait(ctx) // ended by ctx: the check above reports it
 	}
 }
 
@@ -252,6 +255,9 @@ func (l *Lock) Release() error {
 	}
 	return nil
 }
+
+// stillHeld returns ErrLockReleased once the lock is released.
+func (l *Lock) stillHeld() error { return l.held(func() error { return nil }) }
 
 // held runs fn while the lock is held, or returns ErrLockReleased.
 func (l *Lock) held(fn func() error) error {

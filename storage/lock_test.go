@@ -340,3 +340,75 @@ func hostname(t *testing.T) string {
 	require.NoError(t, err)
 	return h
 }
+
+// Waiters poll a held lock with short waits that grow to DefaultLockPollMax
+// (100 ms) and are each jittered down to half, so that a waiter learns soon
+// that the lock is free and many waiters do not look in step.
+func TestLockPollIsShortGrowingAndJittered(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t)
+	var nominal []time.Duration
+	v.cfg.jitter = func(d time.Duration) time.Duration { nominal = append(nominal, d); return 0 }
+	p := v.newPacer()
+	for range 7 {
+		require.NoError(t, p.wait(context.Background()))
+	}
+	ms := time.Millisecond
+	assert.Equal(t, []time.Duration{10 * ms, 20 * ms, 40 * ms, 80 * ms, 100 * ms, 100 * ms, 100 * ms}, nominal)
+
+	jitter := newConfig(nil).jitter
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := jitter(100 * ms)
+		assert.GreaterOrEqual(t, d, 50*ms)
+		assert.LessOrEqual(t, d, 100*ms)
+		seen[d] = true
+	}
+	assert.Greater(t, len(seen), 100, "waits are spread, not in step")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, testVolume(t).newPacer().wait(ctx), context.Canceled)
+}
+
+// LockUnless asks done before every attempt, without the lock: a waiter
+// whose release appears stops waiting and never takes the lock; onBusy sees
+// every attempt that found the lock held.
+func TestLockUnlessStopsWhenDone(t *testing.T) {
+	t.Parallel()
+	root := testVolume(t).Root()
+	held, err := testVolumeAt(t, root).TryLock(Holder{Unit: "holder/0"})
+	require.NoError(t, err)
+	defer held.Release()
+
+	waiter := testVolumeAt(t, root, WithLockPoll(time.Millisecond, time.Millisecond))
+	busy := 0
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
+	defer cancel()
+	l, err := waiter.LockUnless(ctx, Holder{Unit: "waiter/0"},
+		func() (bool, error) { return busy == 3, nil },
+		func(locked *LockedError) {
+			busy++
+			assert.Equal(t, "holder/0", locked.Holder.Unit)
+		})
+	require.NoError(t, err)
+	assert.Nil(t, l, "done: no lock")
+	assert.Equal(t, 3, busy)
+
+	l, err = waiter.LockUnless(ctx, Holder{}, func() (bool, error) { return false, errors.New("cannot tell") }, nil)
+	assert.Nil(t, l)
+	assert.EqualError(t, err, "cannot tell")
+
+	require.NoError(t, held.Release())
+	l, err = waiter.LockUnless(ctx, Holder{Unit: "waiter/0"}, func() (bool, error) { return false, nil }, nil)
+	require.NoError(t, err)
+	require.NotNil(t, l, "not done and free: the lock")
+	require.NoError(t, l.Release())
+}
+
+func testVolumeAt(t *testing.T, root string, opts ...Option) *Volume {
+	t.Helper()
+	v, err := OpenVolume(root, opts...)
+	require.NoError(t, err)
+	return v
+}

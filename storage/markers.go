@@ -8,6 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 )
 
 // maxMarkerSize bounds how much of a marker file is read: markers are a few
@@ -46,7 +48,7 @@ func readMarker(path string, v any, check func() error) (bool, error) {
 }
 
 // errMarkerTooLarge refuses a file bigger than any marker of ours.
-var errMarkerTooLarge = fmt.Errorf("larger than %d bytes", maxMarkerSize)
+var errMarkerTooLarge = errors.New("larger than " + bytesize.Format(maxMarkerSize))
 
 // readSmallFile reads at most maxMarkerSize bytes, refusing bigger files.
 func readSmallFile(path string) ([]byte, error) {

@@ -9,7 +9,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -164,20 +163,6 @@ func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
 	l, err = v2.TryLock(Holder{Unit: "concourse/1"})
 	require.NoError(t, err, "free again after Release")
 	require.NoError(t, l.Release())
-}
-
-// listNames lists the entries of dir whose names contain part.
-func listNames(t *testing.T, dir, part string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		if strings.Contains(e.Name(), part) {
-			names = append(names, e.Name())
-		}
-	}
-	return names
 }
 
 // findProblem returns the first problem of kind in r.

@@ -56,7 +56,7 @@ func (l *Lock) FetchRelease(ctx context.Context, v version.Version, spec FetchSp
 	if err := ValidateRelease(v); err != nil {
 		return nil, err
 	}
-	if err := l.held(func() error { return nil }); err != nil {
+	if err := l.stillHeld(); err != nil {
 		return nil, err
 	}
 	src := spec.Source

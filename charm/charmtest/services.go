@@ -8,10 +8,13 @@ package charmtest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // Machine is one machine's systemd, in memory: what is installed, running
@@ -27,6 +30,7 @@ type Machine struct {
 }
 
 type service struct {
+	unit    charm.Unit // as last installed
 	role    charm.Role
 	release version.Version // what the unit file pins
 	file    string
@@ -41,18 +45,38 @@ func newMachine(w *World, unit string) *Machine {
 	return &Machine{unit: unit, world: w, svcs: map[string]*service{}}
 }
 
-// Install records the unit file and the release it pins.
+// Install records the unit file and the release it pins. It refuses a
+// unit whose file does not name its environment file, as the production
+// adapter would write it (services.WriteEnvironmentFile, mode 0600).
 func (m *Machine) Install(ctx context.Context, u charm.Unit) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !filepath.IsAbs(u.EnvPath) || !strings.Contains(string(u.File), "\nEnvironmentFile="+u.EnvPath+"\n") {
+		return false, fmt.Errorf("unit %s: its file does not name its environment file %q", u.Name, u.EnvPath)
+	}
+	if len(u.Env) == 0 {
+		return false, fmt.Errorf("unit %s: empty environment", u.Name)
+	}
 	s := m.svcs[u.Name]
 	if s == nil {
 		s = &service{}
 		m.svcs[u.Name] = s
 	}
-	changed := s.file != string(u.File)+string(u.Env)
-	s.role, s.release, s.file = u.Role, u.Release, string(u.File)+string(u.Env)
+	file := string(u.File) + fmt.Sprint(u.Env)
+	changed := s.file != file
+	s.unit, s.role, s.release, s.file = u, u.Role, u.Release, file
 	return changed, nil
+}
+
+// Installed is the unit the charm last installed for each role.
+func (m *Machine) Installed() map[charm.Role]charm.Unit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[charm.Role]charm.Unit{}
+	for _, s := range m.svcs {
+		out[s.role] = s.unit
+	}
+	return out
 }
 
 func (m *Machine) svc(name string) (*service, error) {
@@ -105,22 +129,25 @@ func (m *Machine) stop(name string, s *service) {
 }
 
 // Stop stops the unit; a running worker drains cleanly.
-func (m *Machine) Stop(ctx context.Context, name string) (charm.Drain, error) {
+func (m *Machine) Stop(ctx context.Context, name string) (services.Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.svc(name)
 	if err != nil {
-		return charm.DrainNothing, err
+		return services.NotRunning, err
 	}
 	if !s.active {
-		return charm.DrainNothing, nil
+		return services.NotRunning, nil
 	}
 	m.stop(name, s)
-	return charm.DrainClean, nil
+	if s.role == charm.RoleWeb {
+		return services.Stopped, nil
+	}
+	return services.Drained, nil
 }
 
 // Retire stops the unit for good.
-func (m *Machine) Retire(ctx context.Context, name string, offline []string) (charm.Drain, error) {
+func (m *Machine) Retire(ctx context.Context, name string, offline []string) (services.Outcome, error) {
 	return m.Stop(ctx, name)
 }
 
@@ -144,7 +171,7 @@ func (m *Machine) State(ctx context.Context, name string) (charm.ServiceState, e
 	if s == nil {
 		return charm.ServiceState{}, nil
 	}
-	return charm.ServiceState{Installed: true, Active: s.active, Enabled: s.enabled}, nil
+	return charm.ServiceState{Installed: true, Active: s.active}, nil
 }
 
 // Uninstall removes the unit; it must be stopped.

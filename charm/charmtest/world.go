@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
@@ -39,6 +41,45 @@ type Options struct {
 	// OpenVolume opens a unit's volume; charm.OpenVolume (without fsync)
 	// when nil.
 	OpenVolume func(root string) (charm.Volume, error)
+	// Postgres is how the application's PostgreSQL behaves.
+	Postgres PostgresMode
+	// Environ is the charm's environment (Deps.Environ), e.g. Juju's
+	// proxy settings.
+	Environ map[string]string
+}
+
+// PostgresMode is how a world's PostgreSQL behaves.
+type PostgresMode int
+
+const (
+	// PostgresAnswers: related from the start, and the provider answers
+	// the leader's request with PostgresAnswer.
+	PostgresAnswers PostgresMode = iota
+	// PostgresSilent: related, and the test answers (SetRemoteData).
+	PostgresSilent
+	// PostgresAbsent: not related.
+	PostgresAbsent
+)
+
+// PostgresApp is the remote PostgreSQL application's name.
+const PostgresApp = "postgresql"
+
+// PostgresAnswer is what the model's PostgreSQL answers a request with.
+func PostgresAnswer() map[string]string {
+	return map[string]string{"endpoints": "10.9.0.5:5432", "username": "relation-3", "password": "pg-s3cret", "version": "16.4"}
+}
+
+// application is one application of the world: its options, its volume,
+// its PostgreSQL relation and what the invariants remember of its record.
+type application struct {
+	opts     Options
+	volume   string
+	pg       int // the relation's number, -1 when not related
+	answered bool
+	// highest generation and revision committed so far, and the last
+	// record with a revision.
+	maxGeneration, maxRevision uint64
+	lastRecord                 fsm.Record
 }
 
 // World is a model of Juju running the real charm on every unit, each on
@@ -53,10 +94,23 @@ type World struct {
 	opts   Options
 
 	mu         sync.Mutex
+	apps       map[string]*application
 	machines   map[string]*Machine
 	violations []string
 	webSeen    map[string]version.Version // the newest release each unit's web started on
 	steps      int
+	// downloads counts, per volume and version, the stages that put a
+	// release on a volume that did not have it.
+	downloads map[string]int
+	// down units run no hooks (their agent is gone) until brought up.
+	down map[string]bool
+	// failNext makes the next downloads of a version fail (a cut
+	// connection), this many times.
+	failNext map[string]int
+	// OnSwitch, when set, runs before a unit's switch of `current` reaches
+	// the volume: a test makes that switch slow, and lets other units act
+	// meanwhile.
+	OnSwitch func(unit string)
 }
 
 // New builds a world in dir (a test's temp dir) and deploys its units.
@@ -64,43 +118,99 @@ func New(dir string, opts Options) (*World, error) {
 	if opts.App == "" {
 		opts.App = "concourse"
 	}
-	w := &World{App: opts.App, Dir: dir, opts: opts, machines: map[string]*Machine{}, webSeen: map[string]version.Version{}, Server: releasetest.NewServer()}
+	w := &World{App: opts.App, Dir: dir, opts: opts, apps: map[string]*application{}, machines: map[string]*Machine{}, webSeen: map[string]version.Version{},
+		downloads: map[string]int{}, down: map[string]bool{}, failNext: map[string]int{}, Server: releasetest.NewServer()}
 	for _, v := range opts.Releases {
 		w.Server.AddRelease(v, releasetest.Tarball(v))
 	}
+	w.Model = jujutest.NewModel("test", Epoch)
+	if err := w.Deploy(opts); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Deploy adds an application (opts.App, opts.Units, opts.Config,
+// opts.Postgres, opts.Apart) with its own shared volume; Releases,
+// OpenVolume and Environ are the world's.
+func (w *World) Deploy(opts Options) error {
 	cfg := charm.DefaultConfig()
 	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
 	maps.Copy(cfg, opts.Config)
-	w.Model = jujutest.NewModel("test", Epoch)
-	w.Model.Deploy(w.App, filepath.Join(dir, "charm"), cfg)
-	if err := os.MkdirAll(w.sharedDir(), 0o755); err != nil {
-		return nil, err
+	a := &application{opts: opts, volume: filepath.Join(w.Dir, "shared-volume"), pg: -1}
+	if opts.App != w.App {
+		a.volume += "-" + opts.App
+	}
+	w.mu.Lock()
+	w.apps[opts.App] = a
+	w.mu.Unlock()
+	w.Model.Deploy(opts.App, filepath.Join(w.Dir, "charm"), cfg)
+	if opts.Postgres != PostgresAbsent {
+		a.pg = w.Model.RelateRemote(opts.App, "postgresql", PostgresApp, "database")
+	}
+	if err := os.MkdirAll(a.volume, 0o755); err != nil {
+		return err
 	}
 	for i := 0; i < opts.Units; i++ {
-		if _, err := w.AddUnit(); err != nil {
-			return nil, err
+		if _, err := w.AddUnitOf(opts.App); err != nil {
+			return err
 		}
 	}
-	return w, nil
+	return nil
+}
+
+// PostgresRelation is the number of app's PostgreSQL relation (-1 when
+// not related), for SetRemoteData, RemoteAppBag and Unrelate.
+func (w *World) PostgresRelation(app string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.apps[app].pg
+}
+
+// answerPostgres is the model's PostgreSQL provider: it answers a request
+// once, as a provider does when the requirer's leader asks.
+func (w *World) answerPostgres() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, a := range w.apps {
+		if a.opts.Postgres != PostgresAnswers || a.answered || a.pg < 0 {
+			continue
+		}
+		if w.Model.RemoteAppBag(a.pg, name)["database"] != "" {
+			w.Model.SetRemoteData(a.pg, PostgresAnswer())
+			a.answered = true
+		}
+	}
 }
 
 // Close stops the release server.
 func (w *World) Close() { w.Server.Close() }
 
+// sharedDir is the shared volume of the world's first application.
 func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
 
-// AddUnit adds a unit with its machine and storage; it returns its name.
-func (w *World) AddUnit() (string, error) {
-	n := len(w.Model.Units(w.App)) + len(w.removedUnits())
-	name := fmt.Sprintf("%s/%d", w.App, n)
-	storage := w.sharedDir()
-	if slices.Contains(w.opts.Apart, name) {
-		storage = filepath.Join(w.Dir, "volume-"+fmt.Sprint(n))
+// AddUnit adds a unit of the world's first application with its machine
+// and storage; it returns its name.
+func (w *World) AddUnit() (string, error) { return w.AddUnitOf(w.App) }
+
+// AddUnitOf adds a unit of app.
+func (w *World) AddUnitOf(app string) (string, error) {
+	w.mu.Lock()
+	a := w.apps[app]
+	w.mu.Unlock()
+	n := len(w.Model.Units(app)) + len(w.removedUnits(app))
+	name := fmt.Sprintf("%s/%d", app, n)
+	storage := a.volume
+	if slices.Contains(a.opts.Apart, name) {
+		storage = filepath.Join(w.Dir, "volume-"+strconv.Itoa(n))
+		if app != w.App {
+			storage = filepath.Join(w.Dir, "volume-"+app+"-"+strconv.Itoa(n))
+		}
 		if err := os.MkdirAll(storage, 0o755); err != nil {
 			return "", err
 		}
 	}
-	u := w.Model.AddUnit(w.App, storage)
+	u := w.Model.AddUnit(app, storage)
 	if u.Name.String() != name {
 		return "", fmt.Errorf("charmtest: expected unit %s, the model added %s", name, u.Name)
 	}
@@ -110,10 +220,10 @@ func (w *World) AddUnit() (string, error) {
 	return name, os.MkdirAll(w.stateDir(name), 0o700)
 }
 
-func (w *World) removedUnits() []string {
+func (w *World) removedUnits(app string) []string {
 	var gone []string
 	for name := range w.machines {
-		if !slices.Contains(w.Model.Units(w.App), name) {
+		if strings.HasPrefix(name, app+"/") && !slices.Contains(w.Model.Units(app), name) {
 			gone = append(gone, name)
 		}
 	}
@@ -136,9 +246,14 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 	open := w.opts.OpenVolume
 	if open == nil {
 		open = func(root string) (charm.Volume, error) {
-			return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
+			if err != nil {
+				return nil, err
+			}
+			return &countingVolume{Volume: v, w: w}, nil
 		}
 	}
+	environ := maps.Clone(w.opts.Environ)
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
 		return charm.Run(ctx, hc, charm.Deps{
 			Juju:       j,
@@ -147,9 +262,51 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			StateDir:   w.stateDir(unit),
 			Clock:      func() time.Time { return w.Model.Now(unit) },
 			Binary:     "/usr/bin/true",
-			Environ:    func(string) string { return "" },
+			Environ:    func(k string) string { return environ[k] },
+			// Small keys: a world deploys many clusters; the size is
+			// concourse's to test.
+			KeyBits: 1024,
 		})
 	}
+}
+
+// countingVolume counts the stages that put a release on a volume that
+// lacked it, and fails the ones a test asked to fail (a cut connection).
+type countingVolume struct {
+	charm.Volume
+	w *World
+}
+
+func (v *countingVolume) Stage(ctx context.Context, req charm.StageRequest) error {
+	had := v.Staged(req.Version)
+	v.w.mu.Lock()
+	fail := v.w.failNext[req.Version.String()] > 0
+	if fail {
+		v.w.failNext[req.Version.String()]--
+	}
+	v.w.mu.Unlock()
+	if fail {
+		// The real installer meets a server that cuts the connection.
+		v.w.Server.InjectFault(releasetest.ReleasePath(req.Version.String()), releasetest.Fault{Kind: releasetest.FaultStatus, Status: 404})
+	}
+	err := v.Volume.Stage(ctx, req)
+	if !had && v.Staged(req.Version) {
+		rel, _ := filepath.Rel(v.w.Dir, v.Root())
+		v.w.mu.Lock()
+		v.w.downloads[rel+" "+req.Version.String()]++
+		v.w.mu.Unlock()
+	}
+	return err
+}
+
+func (v *countingVolume) SwitchCurrent(ctx context.Context, unit string, ver version.Version, revision uint64) error {
+	v.w.mu.Lock()
+	hook := v.w.OnSwitch
+	v.w.mu.Unlock()
+	if hook != nil {
+		hook(unit)
+	}
+	return v.Volume.SwitchCurrent(ctx, unit, ver, revision)
 }
 
 // Step runs unit's next hook whole: begin, run, commit. It returns the
@@ -165,20 +322,96 @@ func (w *World) Step(ctx context.Context, unit string) error {
 	return err
 }
 
+// Begin starts unit's next hook (its view is taken) without running it.
+func (w *World) Begin(unit string) *jujutest.Hook { return w.Model.Begin(unit) }
+
+// Run runs a begun hook.
+func (w *World) Run(ctx context.Context, h *jujutest.Hook) {
+	_ = h.Run(ctx, w.Dispatcher(h.Context.Unit.String()))
+}
+
+// Commit ends a run hook as Juju does, then checks the invariants.
+func (w *World) Commit(h *jujutest.Hook) error {
+	err := h.Commit()
+	w.afterStep()
+	return err
+}
+
+// CutOff ends a run hook as a killed process: its writes vanish.
+func (w *World) CutOff(h *jujutest.Hook) {
+	h.CutOff()
+	w.afterStep()
+}
+
 func (w *World) afterStep() {
+	w.answerPostgres()
 	w.mu.Lock()
 	w.steps++
 	w.mu.Unlock()
 	if err := w.CheckState(); err != nil {
 		w.violate("after step %d: %v", w.steps, err)
 	}
+	for _, app := range w.Apps() {
+		w.checkRecordMovesOn(app)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for key, n := range w.downloads {
+		if n > 1 {
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: %s was downloaded %d times", w.steps, key, n))
+		}
+	}
+}
+
+// Ready lists the units with a hook to run whose agent is up.
+func (w *World) Ready() []string {
+	var ready []string
+	for _, u := range w.Model.Ready() {
+		if !w.isDown(u) {
+			ready = append(ready, u)
+		}
+	}
+	return ready
+}
+
+func (w *World) isDown(unit string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.down[unit]
+}
+
+// SetDown stops (or restarts) a unit's agent: a down unit runs no hook, so
+// it never answers.
+func (w *World) SetDown(unit string, down bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if down {
+		w.down[unit] = true
+	} else {
+		delete(w.down, unit)
+	}
+}
+
+// FailDownloads makes the next n downloads of version fail.
+func (w *World) FailDownloads(v string, n int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.failNext[v] += n
+}
+
+// Reboot reboots unit's machine: every enabled service starts before any
+// hook runs (checked like any start), then Juju runs start.
+func (w *World) Reboot(unit string) {
+	w.Machine(unit).Reboot()
+	w.Model.Reboot(unit)
+	w.afterStep()
 }
 
 // Settle runs hooks round-robin until no unit has one queued, at most max
 // hooks; hooks that keep failing count toward max.
 func (w *World) Settle(ctx context.Context, max int) error {
 	for i := 0; i < max; i++ {
-		ready := w.Model.Ready()
+		ready := w.Ready()
 		if len(ready) == 0 {
 			return nil
 		}
@@ -202,9 +435,60 @@ func (w *World) Converge(ctx context.Context, rounds int) error {
 	return w.CheckConverged()
 }
 
-// Record is the committed upgrade record.
-func (w *World) Record() (fsm.Record, error) {
-	return fsm.DecodeRecord(w.Model.AppBag(w.App))
+// checkRecordMovesOn records a violation when app's record went back.
+func (w *World) checkRecordMovesOn(app string) {
+	rec, err := w.RecordOf(app)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	if rec.Generation < a.maxGeneration || rec.Revision < a.maxRevision {
+		if rec.Revision != 0 { // a wiped bag reads as zero until the leader rebuilds it
+			w.violations = append(w.violations, fmt.Sprintf("after step %d: the record of %s went back to generation %d revision %d from %d/%d",
+				w.steps, app, rec.Generation, rec.Revision, a.maxGeneration, a.maxRevision))
+		}
+	}
+	a.maxGeneration, a.maxRevision = max(a.maxGeneration, rec.Generation), max(a.maxRevision, rec.Revision)
+}
+
+// Record is the committed upgrade record of the world's first
+// application.
+func (w *World) Record() (fsm.Record, error) { return w.RecordOf(w.App) }
+
+// RecordOf is the committed upgrade record of app.
+func (w *World) RecordOf(app string) (fsm.Record, error) {
+	return fsm.DecodeRecord(w.Model.AppBag(app))
+}
+
+// Apps lists the world's applications, sorted.
+func (w *World) Apps() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Sorted(maps.Keys(w.apps))
+}
+
+// governing is the record of app the invariants judge by: the committed
+// one, or, while a wiped application bag reads as a fresh relation, the
+// last record committed before it. Units refuse to act on a record that
+// went back, and keep (systemd restarts at boot) what the last real one
+// allowed.
+func (w *World) governing(app string) (fsm.Record, error) {
+	rec, err := w.RecordOf(app)
+	if err != nil {
+		return rec, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	if rec.Revision == 0 && a.maxRevision > 0 {
+		return a.lastRecord, nil
+	}
+	if rec.Revision > 0 {
+		a.lastRecord = rec
+	}
+	return rec, nil
 }
 
 // Ack is a unit's committed ack.
@@ -234,7 +518,14 @@ func (w *World) violate(format string, args ...any) {
 // on an older release than it ran before (Concourse migrated the database
 // when it started the newer one).
 func (w *World) started(unit string, role charm.Role, release version.Version, why string) {
-	rec, err := w.Record()
+	if why == "boot" {
+		// systemd replays the unit's last decision before any hook runs:
+		// only what was enabled starts (a worker stopped for an upgrade is
+		// disabled), which CheckState judges after the reboot.
+		return
+	}
+	app, _, _ := strings.Cut(unit, "/")
+	rec, err := w.governing(app)
 	if err != nil {
 		w.violate("%s %s on %s: the record does not decode: %v", why, role, unit, err)
 		return
@@ -277,40 +568,57 @@ func allowedWorker(rec fsm.Record) []version.Version {
 	return nil
 }
 
-// allowedWeb is what web may run while rec is committed (it restarts on the
-// target in COMPLETE, until then it runs the previous release).
+// allowedWeb is what web may start on while rec is committed: the target
+// only once COMPLETE is committed, the previous release before.
 func allowedWeb(rec fsm.Record) []version.Version {
 	switch rec.Phase {
 	case fsm.PhaseIdle:
 		return []version.Version{rec.Version}
 	case fsm.PhaseComplete:
-		return []version.Version{rec.PreviousVersion, rec.TargetVersion}
+		return []version.Version{rec.TargetVersion}
 	}
 	return []version.Version{rec.PreviousVersion}
 }
 
-// CheckState checks what must hold after every step: the record decodes,
-// every member's services run releases the committed record allows (a
-// worker that still drains in PREPARE included), and no worker runs in
-// DOWNLOADING.
+// CheckState checks what must hold at every instant, whatever lags: the
+// record decodes; in DOWNLOADING no member runs a worker (each reported
+// its worker stopped, from what it observed, before the record got there,
+// and a stopped worker is disabled, so not even a reboot starts it); in
+// IDLE every member runs the settled release (except just after a rebuilt
+// or abandoned upgrade, while units restore it). Every start is checked
+// against the committed record when it happens (see started): a unit that
+// has not run a hook since the record moved may still run what an earlier
+// record allowed, as it would under Juju.
 func (w *World) CheckState() error {
-	rec, err := w.Record()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkState(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkState(app string) error {
+	rec, err := w.governing(app)
 	if err != nil {
-		return fmt.Errorf("the record does not decode: %w", err)
+		return fmt.Errorf("the record of %s does not decode: %w", app, err)
 	}
 	var errs []error
 	for _, unit := range rec.Members {
 		m := w.Machine(unit)
-		if m == nil || !slices.Contains(w.Model.Units(w.App), unit) {
+		if m == nil || !slices.Contains(w.Model.Units(app), unit) {
 			continue
 		}
-		for role, v := range m.Running() {
-			allowed := allowedWorker(rec)
-			if role == charm.RoleWeb {
-				allowed = allowedWeb(rec)
+		running := m.Running()
+		switch {
+		case rec.Phase == fsm.PhaseDownloading:
+			if v, ok := running[charm.RoleWorker]; ok {
+				errs = append(errs, fmt.Errorf("%s runs worker %s while the record (revision %d) switches releases", unit, v, rec.Revision))
 			}
-			if !slices.Contains(allowed, v) {
-				errs = append(errs, fmt.Errorf("%s runs %s %s while the record (revision %d, %s) allows %v", unit, role, v, rec.Revision, rec.Phase, allowed))
+		case rec.Phase == fsm.PhaseIdle && rec.Outcome == fsm.OutcomeFinished:
+			for role, v := range running {
+				if v != rec.Version {
+					errs = append(errs, fmt.Errorf("%s runs %s %s after the upgrade to %s finished (revision %d)", unit, role, v, rec.Version, rec.Revision))
+				}
 			}
 		}
 	}
@@ -322,14 +630,22 @@ func (w *World) CheckState() error {
 // the command to run; and the shared volume's `current` naming what the
 // record says.
 func (w *World) CheckConverged() error {
-	rec, err := w.Record()
+	var errs []error
+	for _, app := range w.Apps() {
+		errs = append(errs, w.checkConverged(app))
+	}
+	return errors.Join(errs...)
+}
+
+func (w *World) checkConverged(app string) error {
+	rec, err := w.RecordOf(app)
 	if err != nil {
 		return err
 	}
 	switch rec.Phase {
 	case fsm.PhaseFailed:
-		st, _ := w.Model.AppStatus(w.App)
-		if !strings.Contains(st.Message, "juju run "+w.App+"/leader upgrade-") {
+		st, _ := w.Model.AppStatus(app)
+		if !strings.Contains(st.Message, "juju run "+app+"/leader upgrade-") {
 			return fmt.Errorf("failed, but the status does not name the command: %q", st.Message)
 		}
 		return nil
@@ -341,7 +657,7 @@ func (w *World) CheckConverged() error {
 		return errors.New("no release settled yet")
 	}
 	var errs []error
-	for _, unit := range w.Model.Units(w.App) {
+	for _, unit := range w.Model.Units(app) {
 		if !rec.IsMember(unit) {
 			errs = append(errs, fmt.Errorf("%s is not a member", unit))
 			continue
@@ -356,4 +672,13 @@ func (w *World) CheckConverged() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// currentOf is what the volume at root names as `current`.
+func currentOf(w *World, root string) (version.Version, error) {
+	v, err := storage.OpenVolume(root, storage.WithoutSync())
+	if err != nil {
+		return version.Version{}, err
+	}
+	return v.CurrentVersion()
 }

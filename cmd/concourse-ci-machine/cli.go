@@ -32,6 +32,7 @@ func commands() []command {
 		installCommand(),
 		statesCommand(),
 		versionCommand(),
+		drainWorkerCommand(),
 	}
 }
 
@@ -99,7 +100,7 @@ usage: concourse-ci-machine COMMAND [ARGUMENTS]
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'concourse-ci-machine help COMMAND' for a command's flags.\n")
 }

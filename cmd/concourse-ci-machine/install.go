@@ -17,7 +17,7 @@ import (
 func installCommand() command {
 	return command{
 		name:    "install",
-		args:    "--version V [--url URL | --file PATH | --base-url URL] [--sha256 HEX] [--stage-only | --revision N] [flags] VOLUME",
+		args:    "--version V [--url URL | --file PATH | --base-url URL] [--sha256 HEX] [--space-needed SIZE] [--stage-only | --revision N] [flags] VOLUME",
 		summary: "install a Concourse release on the shared volume, once per cluster",
 		about: `Install Concourse V on the shared volume at VOLUME as the charm does: under
 the volume's lock, downloading it only when no unit has yet, verified against

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -21,9 +20,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if path := getenv("JUJU_DISPATCH_PATH"); path != "" {
-		fmt.Fprintf(stderr, "concourse-ci-machine: %s: hook dispatch is not implemented yet\n", path)
-		return 1
+	if getenv("JUJU_DISPATCH_PATH") != "" {
+		return runDispatch(ctx, getenv, stderr)
 	}
 	return runCLI(ctx, args, stdout, stderr)
 }

@@ -357,6 +357,18 @@ func (j hookJuju) RelationList(ctx context.Context, id string) ([]string, error)
 	return slices.Clone(v.joined), nil
 }
 
+func (j hookJuju) RelationRemoteApp(ctx context.Context, id string) (string, error) {
+	defer j.lock()()
+	_, v, err := j.viewOf("relation-list", id)
+	if err != nil {
+		return "", err
+	}
+	if remote := v.rel.remote(j.h.app.name); remote != "" {
+		return remote, nil
+	}
+	return j.h.app.name, nil // a peer relation
+}
+
 func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (map[string]string, error) {
 	defer j.lock()()
 	n, v, err := j.viewOf("relation-get", id)
@@ -546,4 +558,12 @@ func (j hookJuju) SecretGet(ctx context.Context, uri string) (map[string]string,
 		return nil, &ToolError{Tool: "secret-get", Message: fmt.Sprintf("secret %q not found", uri)}
 	}
 	return maps.Clone(content), nil
+}
+
+// WroteApp reports whether the hook wrote the application bag (it changes
+// a record when committed).
+func (h *Hook) WroteApp() bool {
+	h.m.mu.Lock()
+	defer h.m.mu.Unlock()
+	return h.wroteApp
 }

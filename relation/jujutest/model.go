@@ -311,6 +311,18 @@ func (m *Model) RunAction(unit, name string, params map[string]any) *Action {
 	return a
 }
 
+// RunActionFirst queues an action ahead of the unit's pending hooks: Juju
+// does not promise that an action waits for queued relation hooks.
+func (m *Model) RunActionFirst(unit, name string, params map[string]any) *Action {
+	a := m.RunAction(unit, name, params)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.units[unit]
+	last := u.queue[len(u.queue)-1]
+	u.queue = append([]Event{last}, u.queue[:len(u.queue)-1]...)
+	return a
+}
+
 // Tick advances the model clock by d and queues update-status on every unit.
 func (m *Model) Tick(d time.Duration) {
 	m.mu.Lock()
@@ -638,6 +650,96 @@ func (m *Model) String() string {
 	var b strings.Builder
 	for _, u := range m.sortedUnits() {
 		fmt.Fprintf(&b, "%s: %s; queue %v\n", u.Name, u.status, u.queue)
+	}
+	return b.String()
+}
+
+// Clone copies the model for a model checker's branch: everything but the
+// clock source and running hooks (clone only between hooks). storage maps
+// each unit's old storage location to the clone's.
+func (m *Model) Clone(storage func(old string) string) *Model {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &Model{name: m.name, apps: map[string]*app{}, units: map[string]*Unit{}, rels: map[int]*rel{},
+		nextRel: m.nextRel, nextAct: m.nextAct, now: m.now, secrets: map[string]map[string]string{},
+		trace: slices.Clone(m.trace), hooksRun: m.hooksRun}
+	for uri, s := range m.secrets {
+		c.secrets[uri] = maps.Clone(s)
+	}
+	for id, r := range m.rels {
+		cr := &rel{id: r.id, endpoint: maps.Clone(r.endpoint), fake: r.fake, broken: r.broken,
+			appBags: map[string]map[string]string{}, bags: map[string]map[string]string{}}
+		for k, b := range r.appBags {
+			cr.appBags[k] = maps.Clone(b)
+		}
+		for k, b := range r.bags {
+			cr.bags[k] = maps.Clone(b)
+		}
+		c.rels[id] = cr
+	}
+	for name, a := range m.apps {
+		ca := *a
+		ca.config = maps.Clone(a.config)
+		ca.peer = c.rels[a.peer.id]
+		c.apps[name] = &ca
+	}
+	actions := map[*Action]*Action{}
+	for name, u := range m.units {
+		if u.running != nil {
+			panic("jujutest: Clone while a hook runs on " + name)
+		}
+		cu := *u
+		cu.Storage = storage(u.Storage)
+		cu.queue = make([]Event, len(u.queue))
+		for i, e := range u.queue {
+			if e.Action != nil {
+				if actions[e.Action] == nil {
+					a := *e.Action
+					a.Params, a.Results, a.Logs = maps.Clone(a.Params), maps.Clone(a.Results), slices.Clone(a.Logs)
+					actions[e.Action] = &a
+				}
+				e.Action = actions[e.Action]
+			}
+			cu.queue[i] = e
+		}
+		cu.joined = map[int]map[string]bool{}
+		for id, j := range u.joined {
+			cu.joined[id] = maps.Clone(j)
+		}
+		cu.created = maps.Clone(u.created)
+		cu.ports = slices.Clone(u.ports)
+		cu.logs = slices.Clone(u.logs)
+		c.units[name] = &cu
+	}
+	return c
+}
+
+// State is a canonical rendering of what Juju holds: bags, leaders, queues,
+// relation scopes and statuses, for a model checker's state hash. The
+// trace, logs and clock are left out.
+func (m *Model) State() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(m.apps)) {
+		a := m.apps[name]
+		fmt.Fprintf(&b, "app %s leader=%s status=%s\n", name, a.leader, a.status)
+	}
+	for _, id := range slices.Sorted(maps.Keys(m.rels)) {
+		r := m.rels[id]
+		fmt.Fprintf(&b, "rel %d broken=%v\n", id, r.broken)
+		for _, k := range slices.Sorted(maps.Keys(r.appBags)) {
+			fmt.Fprintf(&b, " app %s %s\n", k, describeBag(r.appBags[k]))
+		}
+		for _, k := range slices.Sorted(maps.Keys(r.bags)) {
+			fmt.Fprintf(&b, " unit %s %s\n", k, describeBag(r.bags[k]))
+		}
+	}
+	for _, u := range m.sortedUnits() {
+		fmt.Fprintf(&b, "unit %s removed=%v started=%v created=%v status=%s queue=%v\n", u.Name, u.removed, u.started, u.created, u.status, u.queue)
+		for _, id := range slices.Sorted(maps.Keys(u.joined)) {
+			fmt.Fprintf(&b, " joined %d %v\n", id, slices.Sorted(maps.Keys(u.joined[id])))
+		}
 	}
 	return b.String()
 }

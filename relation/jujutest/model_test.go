@@ -294,7 +294,11 @@ func TestRemoteRelation(t *testing.T) {
 		if err != nil || len(ids) == 0 {
 			return err
 		}
-		bag, err := j.RelationGet(ctx, ids[0], "pg", true)
+		remote, err := j.RelationRemoteApp(ctx, ids[0])
+		if err != nil {
+			return err
+		}
+		bag, err := j.RelationGet(ctx, ids[0], remote, true)
 		if err != nil {
 			return err
 		}
@@ -379,5 +383,11 @@ func TestRelationBetweenTwoApplications(t *testing.T) {
 	bag, err = h.Juju().RelationGet(context.Background(), "tsa:2", "worker/1", false)
 	require.NoError(t, err)
 	assert.Equal(t, "ssh-rsa worker-1", bag["worker-key"])
+	remote, err := h.Juju().RelationRemoteApp(context.Background(), "tsa:2")
+	require.NoError(t, err)
+	assert.Equal(t, "worker", remote)
+	peer, err := h.Juju().RelationRemoteApp(context.Background(), "peers:0")
+	require.NoError(t, err)
+	assert.Equal(t, "web", peer, "a peer relation's other side is the unit's own application")
 	h.CutOff()
 }

@@ -225,8 +225,12 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 		ids, err := j.RelationIDs(ctx, f.pos[0])
 		return jsonOut(ids, err)
 	case "relation-list":
-		if err := f.only("--format=json", "-r"); err != nil {
+		if err := f.only("--format=json", "-r", "--app"); err != nil {
 			return nil, err
+		}
+		if f.has["--app"] {
+			app, err := j.RelationRemoteApp(ctx, f.value["-r"])
+			return jsonOut(app, err)
 		}
 		units, err := j.RelationList(ctx, f.value["-r"])
 		return jsonOut(units, err)

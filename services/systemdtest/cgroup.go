@@ -4,161 +4,140 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
 
-// instanceCgroup is one cgroup per Instance, in each hierarchy systemd uses
-// to track processes. A user manager treats the parent of its own
-// ".../init.scope" as its root and puts units under <root>/app.slice. Started
-// from the machine's /init.scope, two instances would share /app.slice and
-// one stopping "x.service" would kill the other's; a cgroup of its own keeps
-// every instance apart, and lets Stop kill anything a unit left behind.
-type instanceCgroup struct {
-	roots []string // <hierarchy mount>/<name>, one per tracking hierarchy
+// hierarchy is one mounted cgroup hierarchy: where it is mounted, how to
+// mount it again inside the namespace, and this process's cgroup in it.
+type hierarchy struct {
+	mountPoint string
+	fstype     string // cgroup or cgroup2
+	options    string // for mount -o (v1 only): the controllers or name=
+	own        string // this process's cgroup path, from /proc/self/cgroup
 }
 
-// newInstanceCgroup creates <mount>/<name>/init.scope in the name=systemd
-// (cgroup v1) hierarchy and in the cgroup v2 one, where mounted. Controller
-// hierarchies (cpu, memory, cpuset...) are left alone: systemd mirrors the
-// unit paths there itself, and a fresh v1 cpuset refuses tasks.
-func newInstanceCgroup(name string) (instanceCgroup, error) {
-	mounts, err := trackingHierarchies()
+// cgroupHierarchies lists every mounted cgroup hierarchy with this
+// process's cgroup in it.
+func cgroupHierarchies() ([]hierarchy, error) {
+	mounts, err := readLines("/proc/self/mountinfo")
 	if err != nil {
-		return instanceCgroup{}, err
+		return nil, err
 	}
-	if len(mounts) == 0 {
-		return instanceCgroup{}, errors.New("systemdtest: no cgroup2 or name=systemd hierarchy mounted; systemd cannot run here")
-	}
-	var cg instanceCgroup
-	for _, m := range mounts {
-		root := filepath.Join(m, name)
-		if err := os.MkdirAll(filepath.Join(root, "init.scope"), 0o755); err != nil {
-			return cg, fmt.Errorf("systemdtest: create cgroup %s (run as root): %w", root, err)
-		}
-		cg.roots = append(cg.roots, root)
-	}
-	return cg, nil
-}
-
-// procsFiles are the files a process writes its PID to in order to enter
-// the instance's init.scope.
-func (c instanceCgroup) procsFiles() []string {
-	files := make([]string, 0, len(c.roots))
-	for _, r := range c.roots {
-		files = append(files, filepath.Join(r, "init.scope", "cgroup.procs"))
-	}
-	return files
-}
-
-// trackingHierarchies lists the mount points of the cgroup2 hierarchy and
-// of the v1 name=systemd hierarchy.
-func trackingHierarchies() ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	owns, err := readLines("/proc/self/cgroup")
 	if err != nil {
-		return nil, fmt.Errorf("systemdtest: read mountinfo: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	var mounts []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
+	var hs []hierarchy
+	for _, line := range mounts {
 		// id parent major:minor root mountpoint opts... - fstype source superopts
-		fields := strings.Fields(sc.Text())
+		fields := strings.Fields(line)
 		sep := slices.Index(fields, "-")
-		if sep < 0 || sep+3 >= len(fields) || len(fields) < 5 {
+		if sep < 5 || sep+3 >= len(fields) {
 			continue
 		}
-		fstype, superOpts := fields[sep+1], fields[sep+3]
-		switch {
-		case fstype == "cgroup2":
-			mounts = append(mounts, fields[4])
-		case fstype == "cgroup" && slices.Contains(strings.Split(superOpts, ","), "name=systemd"):
-			mounts = append(mounts, fields[4])
+		h := hierarchy{mountPoint: fields[4], fstype: fields[sep+1]}
+		if fields[3] != "/" {
+			continue // a bind mount of a subtree: not a hierarchy's root
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("systemdtest: read mountinfo: %w", err)
-	}
-	return mounts, nil
-}
-
-// killAll SIGKILLs every process left in the instance's cgroups and waits
-// until they are gone, then removes the (now empty) cgroup directories.
-func (c instanceCgroup) killAll() error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pids := c.pids()
-		if len(pids) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("systemdtest: processes %v survived SIGKILL in %v", pids, c.roots)
-		}
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	var errs []error
-	for _, r := range c.roots {
-		errs = append(errs, removeCgroupTree(r))
-	}
-	return errors.Join(errs...)
-}
-
-// pids lists the processes in every cgroup under the instance's roots.
-func (c instanceCgroup) pids() []int {
-	var pids []int
-	for _, r := range c.roots {
-		_ = filepath.WalkDir(r, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			data, err := os.ReadFile(filepath.Join(path, "cgroup.procs"))
-			if err != nil {
-				return nil
-			}
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil && processAlive(pid) {
-					pids = append(pids, pid)
+		switch h.fstype {
+		case "cgroup2":
+		case "cgroup":
+			var opts []string
+			for _, o := range strings.Split(fields[sep+3], ",") {
+				if o != "rw" && o != "ro" {
+					opts = append(opts, o)
 				}
 			}
-			return nil
-		})
+			if len(opts) == 1 && strings.HasPrefix(opts[0], "name=") {
+				opts = append([]string{"none"}, opts...)
+			}
+			h.options = strings.Join(opts, ",")
+		default:
+			continue
+		}
+		if h.own, err = ownCgroup(owns, h); err != nil {
+			return nil, err
+		}
+		hs = append(hs, h)
 	}
-	return pids
+	if len(hs) == 0 {
+		return nil, errors.New("systemdtest: no cgroup hierarchy is mounted; systemd cannot run here")
+	}
+	return hs, nil
 }
 
-// removeCgroupTree rmdirs a cgroup and its children, deepest first (cgroup
-// directories cannot be removed with their control files, only rmdir'd).
-func removeCgroupTree(root string) error {
+// ownCgroup finds h's line in /proc/self/cgroup ("id:controllers:path").
+func ownCgroup(lines []string, h hierarchy) (string, error) {
+	want := map[string]bool{}
+	for _, o := range strings.Split(h.options, ",") {
+		if o != "none" && o != "" {
+			want[o] = true
+		}
+	}
+	for _, line := range lines {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if h.fstype == "cgroup2" {
+			if parts[0] == "0" && parts[1] == "" {
+				return parts[2], nil
+			}
+			continue
+		}
+		have := strings.Split(parts[1], ",")
+		if len(have) == len(want) && !slices.ContainsFunc(have, func(c string) bool { return !want[c] }) {
+			return parts[2], nil
+		}
+	}
+	return "", fmt.Errorf("systemdtest: this process has no cgroup in the hierarchy at %s", h.mountPoint)
+}
+
+// createCgroups makes the directory name below this process's own cgroup in
+// every hierarchy, so the namespace's cgroup root is a cgroup of its own
+// (its units then never mix with another instance's). A v1 cpuset
+// directory accepts tasks only once it has CPUs and memory nodes, copied
+// from its parent. It returns the directories created, also on error.
+func createCgroups(hs []hierarchy, name string) ([]string, error) {
 	var dirs []string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, h := range hs {
+		parent := filepath.Join(h.mountPoint, h.own)
+		dir := filepath.Join(parent, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return dirs, fmt.Errorf("systemdtest: create cgroup %s (the tests run as root): %w", dir, err)
 		}
-		if d.IsDir() {
-			dirs = append(dirs, path)
+		dirs = append(dirs, dir)
+		if slices.Contains(strings.Split(h.options, ","), "cpuset") {
+			for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+				v, err := os.ReadFile(filepath.Join(parent, f))
+				if err == nil {
+					err = os.WriteFile(filepath.Join(dir, f), v, 0o644)
+				}
+				if err != nil {
+					return dirs, fmt.Errorf("systemdtest: set up cpuset cgroup %s: %w", dir, err)
+				}
+			}
 		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
 	}
+	return dirs, nil
+}
+
+func readLines(path string) ([]string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("systemdtest: walk cgroup %s: %w", root, err)
+		return nil, fmt.Errorf("systemdtest: %w", err)
 	}
-	slices.Reverse(dirs)
-	for _, d := range dirs {
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("systemdtest: remove cgroup %s: %w", d, err)
-		}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
 	}
-	return nil
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("systemdtest: read %s: %w", path, err)
+	}
+	return lines, nil
 }

@@ -36,8 +36,8 @@ func (f *Fixture) Require(tb testing.TB) *Instance {
 	if f.err == nil && f.inst != nil {
 		return f.inst
 	}
-	msg := fmt.Sprintf("a private systemd --user could not be started: %v "+
-		"(these tests need root and the systemd and dbus packages; .ci/run installs them)", f.err)
+	msg := fmt.Sprintf("a private systemd could not be started: %v "+
+		"(these tests need root and the systemd package; .ci/run installs them)", f.err)
 	tb.Fatal(msg)
 	return nil
 }

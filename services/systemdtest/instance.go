@@ -1,13 +1,17 @@
 package systemdtest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,131 +19,279 @@ import (
 	"time"
 )
 
-// Instance is one private `systemd --user` and the dbus-daemon it talks on.
-type Instance struct {
-	// RuntimeDir is the instance's XDG_RUNTIME_DIR (mode 0700).
-	RuntimeDir string
-	// ConfigDir is the instance's XDG_CONFIG_HOME.
-	ConfigDir string
-	// BusAddress is the dbus-daemon's address (a bus daemon: needs Hello).
-	BusAddress string
-	// PrivateSocket is systemd's own socket (no bus daemon, no Hello).
-	PrivateSocket string
-	// UnitDir is a directory on the manager's unit search path where tests
-	// install unit files ($XDG_CONFIG_HOME/systemd/user).
-	UnitDir string
-	// ScratchDir is for files units must see: programs, environment and
-	// log files. It is outside /tmp and /var/tmp, which a unit with
-	// PrivateTmp=yes (the web unit) sees replaced by its own empty ones.
-	ScratchDir string
+// BaseDir holds every instance's root. It is not under /tmp or /var/tmp, so
+// units with PrivateTmp=yes see the files tests put there.
+const BaseDir = "/var/lib/concourse-ci-machine-systemdtest"
 
-	dbus      *exec.Cmd
-	systemd   *exec.Cmd
-	logs      *bytes.Buffer // both children's stdout and stderr, for error messages
-	users     runDirUsers
-	cgroup    instanceCgroup
-	stopOnce  sync.Once
-	stopErr   error
-	mu        sync.Mutex // guards logs and exitedErr
-	exitedErr map[*exec.Cmd]error
-	exited    map[*exec.Cmd]chan struct{}
+// Paths inside the namespace, as its systemd sees them.
+const (
+	privateSocketInside = "/run/systemd/private"
+	unitDirInside       = "/etc/systemd/system"
+)
+
+// Instance is one private system-mode systemd.
+type Instance struct {
+	// Root is the instance's own directory; the reaper removes it.
+	Root string
+	// PID is the namespace's PID 1 (systemd) as this process sees it.
+	PID int
+	// ManagerRoot is the namespace's root directory as this process sees it
+	// (/proc/PID/root): a path systemd reports (a unit's FragmentPath, a
+	// MainPID-relative file) is read from here under ManagerRoot.
+	ManagerRoot string
+	// PrivateSocket speaks systemd's private D-Bus protocol (no bus daemon,
+	// no Hello), as /run/systemd/private does in production: a proxy inside
+	// the namespace relays it there, because systemd drops D-Bus peers
+	// outside its PID namespace. It is in Root.
+	PrivateSocket string
+	// UnitDir is /etc/systemd/system of the namespace (a tmpfs there).
+	UnitDir string
+	// ScratchDir is for files units must see: programs, environment and log
+	// files, state. Units see it at the same path.
+	ScratchDir string
+	// Cgroups are the instance's cgroup directories, one per hierarchy.
+	Cgroups []string
+
+	reaper   *exec.Cmd
+	reaperIn *os.File // the write end of the reaper's pipe: closing it tears down
+	errOut   *lockedBuffer
+	exited   chan struct{} // closed when the reaper has exited
+	waitErr  error
+	stopOnce sync.Once
+	stopErr  error
 }
 
-// Start launches dbus-daemon and `systemd --user` with fresh directories and
-// waits until systemd answers on its bus. It must run as root on Linux with
-// the systemd and dbus packages installed. Call Stop when done; Stop is also
-// safe after a failed Start (Start cleans up after itself then).
+// Start launches a private systemd and waits until it answers on its
+// socket. It must run as root on Linux with the systemd package. Call Stop
+// when done; the reaper takes the instance down by itself if this process
+// ends first.
 func Start(ctx context.Context) (*Instance, error) {
-	for _, bin := range []string{"systemd", "dbus-daemon", "systemctl"} {
+	if os.Geteuid() != 0 {
+		return nil, errors.New("systemdtest: must run as root (namespaces, cgroups and mounts)")
+	}
+	for _, bin := range []string{"/lib/systemd/systemd", "systemctl", "unshare", "nsenter", "setpriv"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			return nil, fmt.Errorf("systemdtest: %s not found on PATH (apt-get install systemd dbus): %w", bin, err)
+			return nil, fmt.Errorf("systemdtest: %s not found (apt-get install systemd util-linux): %w", bin, err)
 		}
 	}
-	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("systemdtest: must run as root (systemd --user needs %s to exist)", SystemdRunDir)
+	if err := pruneLeftovers(); err != nil {
+		return nil, err
 	}
-	inst := &Instance{
-		logs:      &bytes.Buffer{},
-		users:     defaultRunDirUsers(),
-		exitedErr: map[*exec.Cmd]error{},
-		exited:    map[*exec.Cmd]chan struct{}{},
+	i := &Instance{errOut: &lockedBuffer{}, exited: make(chan struct{})}
+	if err := i.start(ctx); err != nil {
+		return nil, errors.Join(err, i.Stop())
 	}
-	if err := inst.start(ctx); err != nil {
-		stopErr := inst.Stop()
-		return nil, errors.Join(err, stopErr)
-	}
-	return inst, nil
+	return i, nil
 }
 
 func (i *Instance) start(ctx context.Context) error {
-	var err error
-	if i.RuntimeDir, err = os.MkdirTemp("", "systemdtest-run-"); err != nil {
-		return fmt.Errorf("systemdtest: runtime dir: %w", err)
+	if err := i.makeRoot(); err != nil {
+		return err
 	}
-	if i.ConfigDir, err = os.MkdirTemp("", "systemdtest-config-"); err != nil {
-		return fmt.Errorf("systemdtest: config dir: %w", err)
+	units, empty := filepath.Join(i.Root, "units"), filepath.Join(i.Root, "empty")
+	i.ScratchDir = filepath.Join(i.Root, "scratch")
+	for _, d := range []string{units, empty, i.ScratchDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("systemdtest: %w", err)
+		}
 	}
-	if err := os.MkdirAll(registryDir, 0o755); err != nil {
+	i.PrivateSocket = filepath.Join(i.Root, "private")
+	if err := writeStandIns(units, i.PrivateSocket); err != nil {
+		return fmt.Errorf("systemdtest: stand-in targets: %w", err)
+	}
+	hs, err := cgroupHierarchies()
+	if err != nil {
+		return err
+	}
+	init := filepath.Join(i.Root, "init.sh")
+	if err := os.WriteFile(init, []byte(initScript(hs, units, empty)), 0o644); err != nil {
 		return fmt.Errorf("systemdtest: %w", err)
 	}
-	if i.ScratchDir, err = os.MkdirTemp(registryDir, "scratch-"); err != nil {
-		return fmt.Errorf("systemdtest: scratch dir: %w", err)
-	}
-	i.UnitDir = filepath.Join(i.ConfigDir, "systemd", "user")
-	if err := os.MkdirAll(i.UnitDir, 0o755); err != nil {
-		return fmt.Errorf("systemdtest: unit dir: %w", err)
-	}
-	i.BusAddress = "unix:path=" + filepath.Join(i.RuntimeDir, "bus")
-	i.PrivateSocket = filepath.Join(i.RuntimeDir, "systemd", "private")
-
-	if err := i.users.acquire(os.Getpid(), filepath.Base(i.RuntimeDir)); err != nil {
-		return err
-	}
-
-	i.dbus = i.command("dbus-daemon", "--session", "--address="+i.BusAddress, "--nofork", "--nopidfile")
-	if err := i.launch(i.dbus); err != nil {
-		return err
-	}
-	if err := i.waitFor(ctx, i.dbus, func() bool { return socketExists(filepath.Join(i.RuntimeDir, "bus")) }); err != nil {
-		return fmt.Errorf("systemdtest: dbus-daemon did not come up: %w", err)
-	}
-
-	// The shell moves itself into the instance's own cgroup, then becomes
-	// systemd: systemd reads its cgroup at startup, so it must already be
-	// there (see cgroup.go for why each instance needs its own).
-	if i.cgroup, err = newInstanceCgroup("systemdtest-" + filepath.Base(i.RuntimeDir)); err != nil {
-		return err
-	}
-	enter := `for f in "$@"; do echo $$ > "$f" || exit 1; done; exec systemd --user`
-	i.systemd = i.command("/bin/sh", append([]string{"-c", enter, "sh"}, i.cgroup.procsFiles()...)...)
-	if err := i.launch(i.systemd); err != nil {
-		return err
-	}
-	if err := i.waitFor(ctx, i.systemd, i.answers); err != nil {
-		return fmt.Errorf("systemdtest: systemd --user did not come up: %w", err)
-	}
-	return nil
-}
-
-// Env is the environment (on top of the process's own) that makes
-// `systemctl --user` and friends talk to this instance.
-func (i *Instance) Env() []string {
-	return []string{
-		"XDG_RUNTIME_DIR=" + i.RuntimeDir,
-		"XDG_CONFIG_HOME=" + i.ConfigDir,
-		"DBUS_SESSION_BUS_ADDRESS=" + i.BusAddress,
-	}
-}
-
-// Systemctl runs `systemctl --user args...` against this instance.
-func (i *Instance) Systemctl(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "systemctl", append([]string{"--user"}, args...)...)
-	cmd.Env = append(os.Environ(), i.Env()...)
-	out, err := cmd.CombinedOutput()
+	i.Cgroups, err = createCgroups(hs, "systemdtest-"+filepath.Base(i.Root))
 	if err != nil {
-		return out, fmt.Errorf("systemctl --user %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+		for _, d := range i.Cgroups {
+			_ = syscall.Rmdir(d)
+		}
+		return err
+	}
+	nsParent, err := i.startReaper(init)
+	if err != nil {
+		return err
+	}
+	if err := i.recordForPrune(); err != nil {
+		return err
+	}
+	if i.PID, err = i.waitForChild(ctx, nsParent); err != nil {
+		return err
+	}
+	i.ManagerRoot = filepath.Join("/proc", strconv.Itoa(i.PID), "root")
+	i.UnitDir = filepath.Join(i.ManagerRoot, unitDirInside)
+	return i.waitReady(ctx)
+}
+
+// makeRoot creates Root in BaseDir. A reaper may remove an empty BaseDir
+// between the two steps, hence the retry.
+func (i *Instance) makeRoot() error {
+	var err error
+	for range 10 {
+		if err = os.MkdirAll(BaseDir, 0o755); err != nil {
+			continue
+		}
+		if i.Root, err = os.MkdirTemp(BaseDir, strconv.Itoa(os.Getpid())+"-"); err == nil {
+			return os.Chmod(i.Root, 0o755)
+		}
+	}
+	return fmt.Errorf("systemdtest: create a directory in %s: %w", BaseDir, err)
+}
+
+// startReaper starts the reaper, which starts the namespace and prints the
+// PID of the namespace's parent (unshare).
+func (i *Instance) startReaper(init string) (int, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, fmt.Errorf("systemdtest: %w", err)
+	}
+	defer r.Close()
+	cmd := exec.Command("/bin/sh", append([]string{"-c", reaperScript, "reaper", i.Root, init}, i.Cgroups...)...)
+	cmd.Stdin = r
+	cmd.Stderr = i.errOut
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		w.Close()
+		return 0, fmt.Errorf("systemdtest: %w", err)
+	}
+	// A session of its own: a Ctrl-C to the test's process group must not
+	// kill the reaper before it has cleaned up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return 0, fmt.Errorf("systemdtest: start the reaper: %w", err)
+	}
+	i.reaper, i.reaperIn = cmd, w
+	line, err := bufio.NewReader(out).ReadString('\n')
+	go func() {
+		_, _ = io.Copy(io.Discard, out)
+		i.waitErr = cmd.Wait()
+		close(i.exited)
+	}()
+	if err != nil {
+		return 0, fmt.Errorf("systemdtest: the reaper said nothing: %w; %s", err, i.errOut)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return 0, fmt.Errorf("systemdtest: the reaper printed %q, not a PID", line)
+	}
+	return pid, nil
+}
+
+// waitForChild waits for unshare's child, the namespace's PID 1.
+func (i *Instance) waitForChild(ctx context.Context, parent int) (int, error) {
+	children := fmt.Sprintf("/proc/%d/task/%d/children", parent, parent)
+	var pid int
+	err := i.poll(ctx, "the namespace's PID 1 to appear", func() bool {
+		data, err := os.ReadFile(children)
+		if err != nil {
+			return false
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) == 0 {
+			return false
+		}
+		pid, err = strconv.Atoi(fields[0])
+		return err == nil
+	})
+	return pid, err
+}
+
+// waitReady waits until systemd answers and has finished starting up.
+func (i *Instance) waitReady(ctx context.Context) error {
+	return i.poll(ctx, "systemd to answer", func() bool {
+		for _, s := range []string{filepath.Join(i.ManagerRoot, privateSocketInside), i.PrivateSocket} {
+			if st, err := os.Stat(s); err != nil || st.Mode()&fs.ModeSocket == 0 {
+				return false
+			}
+		}
+		out, _ := i.Systemctl(ctx, "is-system-running")
+		state := strings.TrimSpace(string(out))
+		return state == "running" || state == "degraded"
+	})
+}
+
+// poll checks ready until it holds, the reaper exits, or ctx ends.
+func (i *Instance) poll(ctx context.Context, what string, ready func() bool) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ready() {
+			return nil
+		}
+		select {
+		case <-i.exited:
+			return fmt.Errorf("systemdtest: waiting for %s: the reaper exited (%v): %s; systemd's output: %s", what, i.waitErr, i.errOut, i.Log())
+		case <-ctx.Done():
+			return fmt.Errorf("systemdtest: waiting for %s: %w; systemd's output: %s", what, ctx.Err(), i.Log())
+		case <-tick.C:
+		}
+	}
+}
+
+// Log returns what the namespace's processes printed (systemd logs to its
+// console), for error messages.
+func (i *Instance) Log() string {
+	data, _ := os.ReadFile(filepath.Join(i.Root, "systemd.log"))
+	return string(bytes.TrimSpace(data))
+}
+
+// Command returns a command that runs argv inside the namespace (its
+// mounts and PIDs), in dir (nsenter resets the working directory).
+func (i *Instance) Command(ctx context.Context, dir string, argv ...string) *exec.Cmd {
+	args := append([]string{"-t", strconv.Itoa(i.PID), "-m", "-p", "--", "env", "-C", orRoot(dir)}, argv...)
+	return exec.CommandContext(ctx, "nsenter", args...)
+}
+
+func orRoot(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return dir
+}
+
+// Systemctl runs `systemctl args...` against this instance.
+func (i *Instance) Systemctl(ctx context.Context, args ...string) ([]byte, error) {
+	out, err := i.Command(ctx, "", append([]string{"systemctl"}, args...)...).CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("systemctl %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return out, nil
+}
+
+// HostPID maps a PID as the namespace sees it (a unit's MainPID) to this
+// process's view; 0 when no such process exists.
+func (i *Instance) HostPID(nsPID uint32) int {
+	ns, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(i.PID), "ns", "pid"))
+	if err != nil {
+		return 0
+	}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if other, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "pid")); err != nil || other != ns {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(strings.TrimPrefix(line, "NSpid:")); strings.HasPrefix(line, "NSpid:") && len(f) > 0 && f[len(f)-1] == strconv.Itoa(int(nsPID)) {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // TempDir makes a fresh directory under ScratchDir, removed when the test
@@ -166,6 +318,9 @@ func (i *Instance) CopyExecutable(src string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("systemdtest: %w", err)
 	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", fmt.Errorf("systemdtest: %w", err)
+	}
 	dst := filepath.Join(dir, filepath.Base(src))
 	if err := os.WriteFile(dst, data, 0o755); err != nil {
 		return "", fmt.Errorf("systemdtest: write %s: %w", dst, err)
@@ -173,161 +328,58 @@ func (i *Instance) CopyExecutable(src string) (string, error) {
 	return dst, nil
 }
 
-// command builds a child with this instance's environment, in its own
-// process group so Stop can kill it and everything it spawned.
-func (i *Instance) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
-	cmd.Env = append(withoutKeys(os.Environ(), "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET"), i.Env()...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stdout = &lockedWriter{buf: i.logs, mu: &i.mu}
-	cmd.Stderr = cmd.Stdout
-	cmd.Dir = i.RuntimeDir
-	return cmd
-}
-
-func (i *Instance) launch(cmd *exec.Cmd) error {
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("systemdtest: start %s: %w", cmd.Path, err)
+// ReaperPID is the reaper's PID (for tests that check it exits).
+func (i *Instance) ReaperPID() int {
+	if i.reaper == nil || i.reaper.Process == nil {
+		return 0
 	}
-	done := make(chan struct{})
-	i.mu.Lock()
-	i.exited[cmd] = done
-	i.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		i.mu.Lock()
-		i.exitedErr[cmd] = err
-		i.mu.Unlock()
-		close(done)
-	}()
-	return nil
+	return i.reaper.Process.Pid
 }
 
-// waitFor polls ready until it holds, the child dies, or ctx ends.
-func (i *Instance) waitFor(ctx context.Context, cmd *exec.Cmd, ready func() bool) error {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if ready() {
-			return nil
-		}
-		select {
-		case <-i.exited[cmd]:
-			return fmt.Errorf("%s exited: %v; output: %s", cmd.Path, i.exitErr(cmd), i.Output())
-		case <-ctx.Done():
-			return fmt.Errorf("%w; output: %s", ctx.Err(), i.Output())
-		case <-tick.C:
-		}
-	}
-}
+// stopTimeout bounds how long Stop waits for the reaper; a deadlock guard.
+const stopTimeout = 2 * time.Minute
 
-// answers reports whether systemd replies on the bus and finished starting.
-func (i *Instance) answers() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	out, err := i.Systemctl(ctx, "is-system-running")
-	state := strings.TrimSpace(string(out))
-	// "degraded" still answers; "starting"/"initializing" means not yet.
-	return socketExists(i.PrivateSocket) && (err == nil || state == "degraded")
-}
-
-func (i *Instance) exitErr(cmd *exec.Cmd) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.exitedErr[cmd]
-}
-
-// Output is what the two children printed so far (for failure messages).
-func (i *Instance) Output() string {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return i.logs.String()
-}
-
-// Stop kills both children's process groups (systemd first, so its units go
-// down with it), waits for them, removes the temp dirs and releases
-// /run/systemd/system. Calling it twice is harmless.
+// Stop tears the instance down (the reaper does it: the same path as when
+// this process dies) and reports anything the reaper could not remove. It
+// is safe to call twice and after a failed Start.
 func (i *Instance) Stop() error {
 	i.stopOnce.Do(func() { i.stopErr = i.stop() })
 	return i.stopErr
 }
 
 func (i *Instance) stop() error {
-	var errs []error
-	for _, cmd := range []*exec.Cmd{i.systemd, i.dbus} {
-		if err := i.killGroup(cmd); err != nil {
-			errs = append(errs, err)
+	if i.reaper == nil {
+		if i.Root != "" {
+			return os.RemoveAll(i.Root)
 		}
-	}
-	// Units run in their own sessions, out of systemd's process group; a
-	// systemd that had to be SIGKILLed leaves them behind in its cgroup.
-	errs = append(errs, i.cgroup.killAll())
-	for _, dir := range []string{i.RuntimeDir, i.ConfigDir, i.ScratchDir} {
-		if dir != "" {
-			if err := os.RemoveAll(dir); err != nil {
-				errs = append(errs, fmt.Errorf("systemdtest: remove %s: %w", dir, err))
-			}
-		}
-	}
-	if i.RuntimeDir != "" {
-		if _, err := i.users.release(os.Getpid(), filepath.Base(i.RuntimeDir)); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// killGroup sends SIGTERM to the child's process group, then SIGKILL if it
-// has not exited after a grace period, and waits for it.
-func (i *Instance) killGroup(cmd *exec.Cmd) error {
-	if cmd == nil || cmd.Process == nil {
 		return nil
 	}
-	done := i.exited[cmd]
-	pgid := cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	i.reaperIn.Close()
 	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("systemdtest: %s (pid %d) did not exit after SIGKILL", cmd.Path, pgid)
-		}
+	case <-i.exited:
+	case <-time.After(stopTimeout):
+		return fmt.Errorf("systemdtest: the reaper (pid %d) did not finish within %v: %s", i.reaper.Process.Pid, stopTimeout, i.errOut)
 	}
-	// Anything left in the group (e.g. a dbus-daemon activation helper).
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if i.waitErr != nil {
+		return fmt.Errorf("systemdtest: the reaper failed (%v): %s", i.waitErr, i.errOut)
+	}
 	return nil
 }
 
-func socketExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode()&os.ModeSocket != 0
+// lockedBuffer collects the reaper's error output.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
-func withoutKeys(env []string, keys ...string) []string {
-	out := env[:0:0]
-next:
-	for _, kv := range env {
-		for _, k := range keys {
-			if strings.HasPrefix(kv, k+"=") {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
 }
 
-// lockedWriter lets both children write into one buffer.
-type lockedWriter struct {
-	buf *bytes.Buffer
-	mu  *sync.Mutex
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.TrimSpace(b.buf.String())
 }

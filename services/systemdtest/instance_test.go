@@ -1,12 +1,16 @@
 package systemdtest
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,174 +24,200 @@ func TestMain(m *testing.M) {
 	switch os.Getenv(helperRoleEnv) {
 	case "":
 		os.Exit(m.Run())
-	case "register-and-crash":
-		// A test binary that registered as a user of the run dir and died
-		// without releasing it.
-		r := runDirUsers{dir: os.Getenv("SYSTEMDTEST_DIR"), registry: os.Getenv("SYSTEMDTEST_REGISTRY")}
-		if err := r.acquire(os.Getpid(), "crashed"); err != nil {
-			os.Exit(3)
-		}
-		os.Exit(0)
+	case "start-and-hang":
+		os.Exit(startAndHang())
 	default:
 		os.Exit(2)
 	}
 }
 
-// TestInstanceStartsAndStopsCleanly starts a real private systemd, runs a
-// unit in it, and checks that Stop leaves no process, directory or cgroup.
-func TestInstanceStartsAndStopsCleanly(t *testing.T) {
+// traces is what a helper process reports about the instance it started.
+type traces struct {
+	Root, Reaper    string
+	PIDs            map[string]int // what must die: systemd, the unit, the reaper
+	Cgroups         []string
+	PrivateTmpGlobs []string
+}
+
+// startAndHang is a process that starts an instance, runs a unit with
+// PrivateTmp=yes in it, reports what it made, and waits to be killed.
+func startAndHang() int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inst, err := Start(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	unit := fmt.Sprintf("leak-probe-%d.service", os.Getpid())
+	pid, err := startProbe(ctx, inst, unit, "PrivateTmp=yes\n")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tr := traces{
+		Root:    inst.Root,
+		PIDs:    map[string]int{"systemd": inst.PID, "unit": pid, "reaper": inst.ReaperPID()},
+		Cgroups: inst.Cgroups,
+		PrivateTmpGlobs: []string{
+			"/tmp/systemd-private-*-" + unit + "-*",
+			"/var/tmp/systemd-private-*-" + unit + "-*",
+		},
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(tr); err != nil {
+		return 1
+	}
+	select {}
+}
+
+// startProbe starts a unit that sleeps and returns its main PID as this
+// process sees it.
+func startProbe(ctx context.Context, inst *Instance, unit, extra string) (int, error) {
+	content := "[Service]\nExecStart=/bin/sleep 1000\n" + extra
+	if err := os.WriteFile(filepath.Join(inst.UnitDir, unit), []byte(content), 0o644); err != nil {
+		return 0, err
+	}
+	if _, err := inst.Systemctl(ctx, "daemon-reload"); err != nil {
+		return 0, err
+	}
+	if _, err := inst.Systemctl(ctx, "start", unit); err != nil {
+		return 0, err
+	}
+	out, err := inst.Systemctl(ctx, "show", "-p", "MainPID", "--value", unit)
+	if err != nil {
+		return 0, err
+	}
+	nsPID, err := strconv.ParseUint(strings.TrimSpace(string(out)), 10, 32)
+	if err != nil || nsPID == 0 {
+		return 0, fmt.Errorf("no main PID for %s: %q", unit, out)
+	}
+	pid := inst.HostPID(uint32(nsPID))
+	if pid == 0 {
+		return 0, fmt.Errorf("main PID %d of %s not found from outside", nsPID, unit)
+	}
+	return pid, nil
+}
+
+// TestInstanceIsASystemManager: the instance is a real system-mode systemd,
+// PID 1 of its own namespaces, and units run in its cgroup.
+func TestInstanceIsASystemManager(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	inst, err := Start(ctx)
-	require.NoError(t, err, "a private systemd --user could not be started (the tests need root and the systemd and dbus packages; .ci/run installs them)")
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = inst.Stop()
-		}
-	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = inst.Stop() })
 
-	assert.DirExists(t, inst.UnitDir)
+	exe, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(inst.PID), "exe"))
+	require.NoError(t, err)
+	assert.Equal(t, "/usr/lib/systemd/systemd", exe)
+	assert.Equal(t, inst.PID, inst.HostPID(1), "systemd is PID 1 of its namespace")
+	out, err := inst.Systemctl(ctx, "show", "-p", "Virtualization", "-p", "Environment", "--value")
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "container-other")
 	assert.FileExists(t, inst.PrivateSocket)
-	assert.True(t, strings.HasPrefix(inst.BusAddress, "unix:path="+inst.RuntimeDir))
-	st, err := os.Stat(inst.RuntimeDir)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "XDG_RUNTIME_DIR must be private")
+	assert.DirExists(t, inst.UnitDir)
 
-	// A unit in the instance's cgroup, to prove Stop takes it down too.
-	unit := "[Service]\nExecStart=/bin/sleep 1000\n"
-	require.NoError(t, os.WriteFile(filepath.Join(inst.UnitDir, "probe.service"), []byte(unit), 0o644))
-	_, err = inst.Systemctl(ctx, "daemon-reload")
+	// Unit files written from outside land in the namespace's tmpfs, never
+	// in the host's /etc/systemd/system.
+	unit := fmt.Sprintf("probe-%d.service", time.Now().UnixNano())
+	pid, err := startProbe(ctx, inst, unit, "")
 	require.NoError(t, err)
-	_, err = inst.Systemctl(ctx, "start", "probe.service")
+	assert.NoFileExists(t, filepath.Join("/etc/systemd/system", unit))
+	cg, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cgroup"))
 	require.NoError(t, err)
-	out, err := inst.Systemctl(ctx, "show", "-p", "MainPID", "--value", "probe.service")
-	require.NoError(t, err)
-	unitPID, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	require.NoError(t, err)
-	require.NotZero(t, unitPID)
-	cg, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(unitPID), "cgroup"))
-	require.NoError(t, err)
-	assert.Contains(t, string(cg), "systemdtest-"+filepath.Base(inst.RuntimeDir)+"/app.slice/probe.service",
-		"units must live in the instance's own cgroup, not the machine's /app.slice")
+	assert.Contains(t, string(cg), "systemdtest-"+filepath.Base(inst.Root)+"/system.slice/"+unit,
+		"units live in the instance's own cgroup")
 
-	systemdPID, dbusPID := inst.systemd.Process.Pid, inst.dbus.Process.Pid
 	require.NoError(t, inst.Stop())
-	stopped = true
-
-	for name, pid := range map[string]int{"systemd": systemdPID, "dbus-daemon": dbusPID, "unit": unitPID} {
-		assert.False(t, processAlive(pid), "%s (pid %d) still running after Stop", name, pid)
-	}
-	assert.NoDirExists(t, inst.RuntimeDir)
-	assert.NoDirExists(t, inst.ConfigDir)
-	for _, root := range inst.cgroup.roots {
-		assert.NoDirExists(t, root)
-	}
+	assertAllGone(t, traces{Root: inst.Root, Cgroups: inst.Cgroups,
+		PIDs: map[string]int{"systemd": inst.PID, "unit": pid, "reaper": inst.ReaperPID()}})
 	require.NoError(t, inst.Stop(), "a second Stop is harmless")
 }
 
-func TestRunDirUsers(t *testing.T) {
+// TestKilledStarterLeavesNothing: a process that started an instance (with
+// a PrivateTmp=yes unit running) is SIGKILLed; no process of the instance
+// survives and nothing it made is left, not even the documented paths.
+func TestKilledStarterLeavesNothing(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name        string
-		preexisting bool
-		otherLive   bool
-		wantRemoved bool
-	}{
-		{name: "created by us, last user: removed", wantRemoved: true},
-		{name: "existed before: never removed", preexisting: true},
-		{name: "another live user: kept", otherLive: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			base := t.TempDir()
-			trace := filepath.Join(base, "run", "systemd", "unit-root")
-			r := runDirUsers{dir: filepath.Join(base, "run", "systemd", "system"), traces: []string{trace}, registry: filepath.Join(base, "registry")}
-			if tt.preexisting {
-				require.NoError(t, os.MkdirAll(r.dir, 0o755))
-				require.NoError(t, os.MkdirAll(trace, 0o755))
-			}
-			require.NoError(t, r.acquire(1_000_001, "a")) // this "process"
-			require.NoError(t, os.MkdirAll(trace, 0o755)) // what systemd does
-			if tt.otherLive {
-				// Our own PID is certainly alive.
-				require.NoError(t, r.acquire(os.Getpid(), "b"))
-			}
-			require.DirExists(t, r.dir)
-
-			removed, err := r.release(1_000_001, "a")
-			require.NoError(t, err)
-			assert.Equal(t, tt.wantRemoved, removed)
-			if tt.wantRemoved {
-				assert.NoDirExists(t, r.dir)
-				assert.NoDirExists(t, trace)
-				assert.NoFileExists(t, r.createdMarker())
-				assert.NoFileExists(t, r.traceMarker(trace))
-			} else {
-				assert.DirExists(t, r.dir)
-				assert.DirExists(t, trace)
-			}
-		})
-	}
+	tr := startHelper(t)
+	killAndWait(t, tr.PIDs["starter"])
+	assertAllGone(t, tr)
 }
 
-// TestRunDirUsersPrunesCrashedUser: a process that registered and died
-// without releasing does not keep the directory forever.
-func TestRunDirUsersPrunesCrashedUser(t *testing.T) {
+// TestKilledStarterAndReaper: when the reaper is killed too, the namespace
+// still dies with it (PR_SET_PDEATHSIG), and what is left is exactly the
+// documented list: the next Start prunes the root and the cgroups; the
+// PrivateTmp directories of units that were running stay (doc.go).
+func TestKilledStarterAndReaper(t *testing.T) {
 	t.Parallel()
-	base := t.TempDir()
-	r := runDirUsers{dir: filepath.Join(base, "system"), registry: filepath.Join(base, "registry")}
+	tr := startHelper(t)
+	// The reaper first: once the starter is gone it would start cleaning up.
+	killAndWait(t, tr.PIDs["reaper"])
+	killAndWait(t, tr.PIDs["starter"])
+	for what, pid := range tr.PIDs {
+		require.Eventually(t, func() bool { return !processAlive(pid) }, time.Minute, 20*time.Millisecond,
+			"%s (pid %d) survived", what, pid)
+	}
+	assert.DirExists(t, tr.Root, "nobody was left to remove it")
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperRoleEnv+"=register-and-crash",
-		"SYSTEMDTEST_DIR="+r.dir, "SYSTEMDTEST_REGISTRY="+r.registry)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "helper: %s", out)
-	childPID := cmd.ProcessState.Pid()
-	require.FileExists(t, r.userFile(childPID, "crashed"))
-	require.DirExists(t, r.dir, "the helper created it")
+	require.NoError(t, pruneLeftovers())
+	for _, g := range tr.PrivateTmpGlobs {
+		found, _ := filepath.Glob(g)
+		assert.Len(t, found, 1, "documented leftover %s", g)
+		for _, f := range found {
+			require.NoError(t, os.RemoveAll(f))
+		}
+	}
+	assertAllGone(t, tr)
+}
 
-	require.NoError(t, r.acquire(os.Getpid(), "live"))
-	removed, err := r.release(os.Getpid(), "live")
+// startHelper starts a process that starts an instance and hangs; the
+// process is killed when the test ends at the latest.
+func startHelper(t *testing.T) traces {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperRoleEnv+"=start-and-hang")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	assert.True(t, removed, "the crashed helper must not count as a user")
-	assert.NoDirExists(t, r.dir)
-	assert.NoFileExists(t, r.userFile(childPID, "crashed"))
-}
-
-func TestProcessAlive(t *testing.T) {
-	t.Parallel()
-	assert.True(t, processAlive(os.Getpid()))
-	assert.False(t, processAlive(0))
-	assert.False(t, processAlive(-1))
-
-	cmd := exec.Command("/bin/true")
 	require.NoError(t, cmd.Start())
-	pid := cmd.Process.Pid
-	// Before Wait the child is a zombie once it exits, which counts as gone.
-	require.Eventually(t, func() bool { return !processAlive(pid) }, time.Minute, 10*time.Millisecond)
-	require.NoError(t, cmd.Wait())
-	assert.Equal(t, 0, cmd.ProcessState.ExitCode())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var tr traces
+	require.NoError(t, json.NewDecoder(bufio.NewReader(stdout)).Decode(&tr), "the helper did not report")
+	tr.PIDs["starter"] = cmd.Process.Pid
+	for what, pid := range tr.PIDs {
+		require.True(t, processAlive(pid), "%s (pid %d) runs before the kill", what, pid)
+	}
+	for _, g := range tr.PrivateTmpGlobs {
+		found, _ := filepath.Glob(g)
+		require.Len(t, found, 1, "the unit's PrivateTmp directory %s", g)
+	}
+	return tr
 }
 
-// TestRunDirUsersTwoInstancesInOneProcess: a test binary may run a second
-// instance next to its fixture; stopping it must not pull the directory out
-// from under the fixture.
-func TestRunDirUsersTwoInstancesInOneProcess(t *testing.T) {
-	t.Parallel()
-	base := t.TempDir()
-	r := runDirUsers{dir: filepath.Join(base, "system"), registry: filepath.Join(base, "registry")}
-	require.NoError(t, r.acquire(os.Getpid(), "fixture"))
-	require.NoError(t, r.acquire(os.Getpid(), "second"))
+func killAndWait(t *testing.T, pid int) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return !processAlive(pid) }, time.Minute, 20*time.Millisecond)
+}
 
-	removed, err := r.release(os.Getpid(), "second")
-	require.NoError(t, err)
-	assert.False(t, removed)
-	assert.DirExists(t, r.dir)
-
-	removed, err = r.release(os.Getpid(), "fixture")
-	require.NoError(t, err)
-	assert.True(t, removed)
-	assert.NoDirExists(t, r.dir)
+// assertAllGone waits (a deadlock guard, not a timing expectation) until
+// every process and path of an instance is gone.
+func assertAllGone(t *testing.T, tr traces) {
+	t.Helper()
+	for what, pid := range tr.PIDs {
+		require.Eventually(t, func() bool { return !processAlive(pid) }, time.Minute, 20*time.Millisecond,
+			"%s (pid %d) survived", what, pid)
+	}
+	assert.NoDirExists(t, tr.Root)
+	for _, d := range tr.Cgroups {
+		assert.NoDirExists(t, d)
+	}
+	for _, g := range tr.PrivateTmpGlobs {
+		found, _ := filepath.Glob(g)
+		assert.Empty(t, found, "left behind: %s", g)
+	}
 }

@@ -34,6 +34,9 @@ type Spec struct {
 	Padding int64
 	// OmitBinary leaves concourse/bin/concourse out.
 	OmitBinary bool
+	// Binary, when set, is concourse/bin/concourse instead of the script
+	// (a wrapper that runs a fake Concourse, for the demo).
+	Binary []byte
 }
 
 // fixtureTime keeps tarballs byte-for-byte reproducible.
@@ -58,7 +61,11 @@ func Build(spec Spec) ([]byte, error) {
 	w := newArchive()
 	w.dir("concourse/")
 	w.dir("concourse/bin/")
-	if !spec.OmitBinary {
+	switch {
+	case spec.OmitBinary:
+	case spec.Binary != nil:
+		w.file(BinaryPath, 0o755, spec.Binary)
+	default:
 		w.file(BinaryPath, 0o755, []byte(Script(out)))
 	}
 	w.file("concourse/bin/gdn", 0o755, []byte("#!/bin/sh\necho gdn\n"))
