@@ -1,23 +1,56 @@
-# concourse-ci-machine. `make demo` runs the main job, `make test` the tests.
+# concourse-ci-machine. `make demo` runs the main job, `make test` the tests,
+# `make unit` the fast tier of them. `make help` lists every target.
 GO          ?= go
 BIN         := bin/concourse-ci-machine
-STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 # The systemd-backed tests start their own private system-mode systemd (PID 1
 # of private namespaces); see services/systemdtest. The whole suite must stay under 10 minutes on 2 cores.
 TEST_TIMEOUT := 9m
 
-.PHONY: all build test bench demo charm docs lint fuzz clean
+# The fast tier: no root, no systemd. Tests that need root (they mount) sit
+# in *_root_test.go files built only without the `unit` tag (see
+# internal/mounttest); the packages under services/ drive a real systemd,
+# so the tier leaves them out.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/services\(/\|$$\)')
+
+.PHONY: all help build unit test bench bench-all demo charm docs lint staticcheck clean
 
 all: build
 
+help:
+	@echo 'make build      bin/concourse-ci-machine, stamped with its commit (concourse-ci-machine version)'
+	@echo 'make unit       the fast tests: no root, no systemd (under 30 s with a warm build cache)'
+	@echo 'make test       lint, then every test as CI runs them (root: mounts, a private systemd)'
+	@echo 'make lint       gofmt, go vet, staticcheck $(STATICCHECK_VERSION)'
+	@echo 'make bench      the mission figures: install against curl+sha1sum+tar, peak RSS, volume use'
+	@echo 'make bench-all  every benchmark of every package'
+	@echo 'make docs       regenerate docs/states.md from fsm/'
+	@echo 'make demo       3 local units share one volume (root: a private systemd)'
+	@echo 'make charm      pack concourse-ci-machine.charm'
+
+# The version and commit `concourse-ci-machine version` prints. The go
+# command's own stamp (runtime/debug.ReadBuildInfo) is empty in a git
+# worktree and under GOFLAGS=-buildvcs=false, so make sets them itself.
+STAMP = -X main.stampedVersion=$(shell git describe --tags --always --dirty 2>/dev/null) \
+	-X main.stampedCommit=$(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/concourse-ci-machine
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/concourse-ci-machine
+
+unit:
+	@echo '$(GO) test -count=1 -tags unit <every package but ./services/...>'
+	@$(GO) test -count=1 -tags unit $(UNIT_PKGS)
 
 test: lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# The mission's figures (see installer/bench_test.go), each a ratio measured
+# in one run.
 bench:
+	$(GO) test -run '^$$' -bench '^Benchmark(InstallVsCurl|SharedVolume|RacingUnits)$$' -benchtime 1x -count=1 -timeout 20m ./installer
+
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./...
 
 demo: build
@@ -32,12 +65,24 @@ docs:
 charm:
 	$(GO) run ./tools/charmpack -o concourse-ci-machine.charm
 
-$(STATICCHECK):
-	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+# staticcheck at the pinned version: installed when missing, reinstalled when
+# another version is there (findings differ between versions).
+staticcheck:
+	@have="$$($(STATICCHECK) -version 2>/dev/null)"; \
+	case "$$have" in \
+	*"($(STATICCHECK_VERSION:v%=%))"*) ;; \
+	*) echo "lint: $(STATICCHECK) is $${have:-not installed}; installing the pinned $(STATICCHECK_VERSION)"; \
+	   GOBIN="$(dir $(STATICCHECK))" $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) || \
+	   { echo "lint: could not install staticcheck; run: GOBIN=$(dir $(STATICCHECK)) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)"; exit 1; }; \
+	   have="$$($(STATICCHECK) -version 2>/dev/null)"; \
+	   case "$$have" in *"($(STATICCHECK_VERSION:v%=%))"*) ;; \
+	   *) echo "lint: $(STATICCHECK) still says '$$have', not $(STATICCHECK_VERSION)"; exit 1;; esac;; \
+	esac
 
-lint: $(STATICCHECK)
+lint: staticcheck
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags unit ./...
 	$(STATICCHECK) ./...
 
 clean:

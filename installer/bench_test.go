@@ -1,125 +1,184 @@
 package installer
 
 import (
-	"archive/tar"
-	"compress/gzip"
+	"bytes"
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
+	"github.com/stretchr/testify/require"
 )
 
-const benchPadding = 100 << 20
-
-// BenchmarkInstall compares a full install of a 100 MB release from a
-// loopback server ("ours": lock, markers, sidecar, checksum, safe unpack,
-// --version, rename, current) with the plain pipeline without any of those
-// checks ("baseline": GET | tee sha1 | gunzip | untar). Compare the two
-// ns/op; the goal is ours within 1.2x of the baseline.
-func BenchmarkInstall(b *testing.B) {
-	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: benchPadding})
-	if err != nil {
-		b.Fatal(err)
-	}
+// BenchmarkInstallVsCurl is the mission's install figure: an install of a
+// 200 MB release (lock, markers, sidecar, checksum, safe unpack, fsync,
+// --version, rename, current) by a unit that is its own process, against
+// `curl -o f URL && sha1sum f && tar xzf f` from the same loopback server.
+// ours/curl is the ratio of their wall times; the install streams, so its
+// peak RSS (the child's Maxrss) must not grow with the release: it is
+// measured at 50 and 200 MB, and rss200/rss50 should stay near 1.
+func BenchmarkInstallVsCurl(b *testing.B) {
+	const small, large = 50 << 20, 200 << 20
 	srv := releasetest.NewServer()
 	defer srv.Close()
-	srv.AddRelease("7.14.3", tarball)
-	wantSHA1 := releasetest.SHA1Hex(tarball)
+	for _, r := range []struct {
+		version string
+		padding int64
+	}{{"7.14.2", small}, {"7.14.3", large}} {
+		tarball, err := releasetest.Build(releasetest.Spec{Version: r.version, Padding: r.padding})
+		require.NoError(b, err)
+		srv.AddRelease(r.version, tarball)
+	}
 
-	b.Run("ours", func(b *testing.B) {
-		b.SetBytes(int64(len(tarball)))
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			root := b.TempDir()
-			in := New(openVolume(b, root), Options{Unit: "concourse/0", BaseURL: srv.BaseURL()})
-			b.StartTimer()
-			if _, err := in.Install(context.Background(), ver("7.14.3")); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			_ = os.RemoveAll(root)
-			b.StartTimer()
-		}
-	})
-	b.Run("baseline", func(b *testing.B) {
-		b.SetBytes(int64(len(tarball)))
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			dir := b.TempDir()
-			b.StartTimer()
-			if err := baselineInstall(srv.TarballURL("7.14.3"), dir, wantSHA1); err != nil {
-				b.Fatal(err)
-			}
-			b.StopTimer()
-			_ = os.RemoveAll(dir)
-			b.StartTimer()
-		}
-	})
+	var ours, curl time.Duration
+	var rssSmall, rssLarge int64
+	for b.Loop() {
+		elapsed, _ := installInChild(b, srv, "7.14.3")
+		ours += elapsed
+		curl += curlSha1sumTar(b, srv.TarballURL("7.14.3"))
+		_, rss := installInChild(b, srv, "7.14.2")
+		rssSmall += rss
+		_, rss = installInChild(b, srv, "7.14.3")
+		rssLarge += rss
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(ours.Nanoseconds())/n, "ns/op") // ours, not the whole loop
+	b.ReportMetric(ours.Seconds()/n, "ours-s")
+	b.ReportMetric(curl.Seconds()/n, "curl-s")
+	b.ReportMetric(float64(ours)/float64(curl), "ours/curl")
+	b.ReportMetric(float64(rssSmall)/n/(1<<20), "MiB-RSS-50MB")
+	b.ReportMetric(float64(rssLarge)/n/(1<<20), "MiB-RSS-200MB")
+	b.ReportMetric(float64(rssLarge)/float64(rssSmall), "rss200/rss50")
 }
 
-// baselineInstall is the naive pipeline: no lock, limits, link checks,
-// retries, progress or verification beyond the SHA-1.
-func baselineInstall(url, dir, wantSHA1 string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
+// installInChild installs version on a fresh volume in a child process
+// (TestHelperProcessInstaller) and returns its wall time and peak RSS.
+func installInChild(b *testing.B, srv *releasetest.Server, version string) (time.Duration, int64) {
+	root := b.TempDir()
+	defer os.RemoveAll(root)
+	start := time.Now()
+	c := startInstallerChild(b, root, "concourse/0", srv.BaseURL(), version)
+	result, rss := c.Next(b), c.Next(b)
+	err := c.Wait()
+	elapsed := time.Since(start)
+	require.NoError(b, err)
+	require.Equal(b, "result downloaded", result)
+	peak, err := strconv.ParseInt(strings.TrimPrefix(rss, "peak-rss "), 10, 64)
+	require.NoError(b, err, "the child said %q", rss)
+	return elapsed, peak
+}
+
+// curlSha1sumTar runs the baseline in a fresh directory and returns its wall
+// time.
+func curlSha1sumTar(b *testing.B, url string) time.Duration {
+	dir := b.TempDir()
+	defer os.RemoveAll(dir)
+	cmd := exec.Command("sh", "-c", `curl -sS -o f "$1" && sha1sum f && tar xzf f`, "sh", url)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(start)
+	require.NoError(b, err, "%s", out)
+	require.FileExists(b, filepath.Join(dir, releasetest.BinaryPath))
+	return elapsed
+}
+
+// BenchmarkSharedVolume is the mission's sharing figure: N units, each with
+// its own handle on one volume (and so its own flock), stage one release at
+// once from one server and make their worker directories. volume/release is
+// the volume's disk use (du) over one unpacked release's (tar xzf of the
+// same tarball): 1 means one copy for the whole cluster. GETs/version must
+// be 1.
+func BenchmarkSharedVolume(b *testing.B) {
+	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 16 << 20})
+	require.NoError(b, err)
+	release := unpackedSize(b, tarball)
+	for _, units := range []int{3, 10, 50} {
+		b.Run(fmt.Sprintf("units=%d", units), func(b *testing.B) {
+			var ratio, gets float64
+			for b.Loop() {
+				srv := releasetest.NewServer()
+				srv.AddRelease("7.14.3", tarball)
+				root := b.TempDir()
+				stageOnSharedVolume(b, root, srv.BaseURL(), units)
+				ratio += float64(diskUsage(b, root)) / float64(release)
+				gets += float64(srv.Hits(releasetest.ReleasePath("7.14.3")))
+				srv.Close()
+				require.NoError(b, os.RemoveAll(root))
+			}
+			b.ReportMetric(ratio/float64(b.N), "volume/release")
+			b.ReportMetric(gets/float64(b.N), "GETs/version")
+		})
 	}
-	defer resp.Body.Close()
-	h := sha1.New()
-	gz, err := gzip.NewReader(io.TeeReader(resp.Body, h))
-	if err != nil {
-		return err
+}
+
+// stageOnSharedVolume runs units goroutines, each a unit with its own volume
+// handle, that stage 7.14.3 and make their worker directory.
+func stageOnSharedVolume(b *testing.B, root, baseURL string, units int) {
+	ctx, cancel := context.WithTimeout(context.Background(), deadlockGuard)
+	defer cancel()
+	errs := make([]error, units)
+	var wg sync.WaitGroup
+	for i := range units {
+		unit := fmt.Sprintf("concourse/%d", i)
+		v := openVolume(b, root)
+		wg.Go(func() {
+			if _, err := New(v, Options{Unit: unit, BaseURL: baseURL}).Stage(ctx, ver("7.14.3")); err != nil {
+				errs[i] = err
+				return
+			}
+			_, errs[i] = v.WorkerDir(unit)
+		})
 	}
-	tr := tar.NewReader(gz)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	wg.Wait()
+	require.NoError(b, errors.Join(errs...))
+}
+
+// unpackedSize is the disk use of the tarball unpacked by tar.
+func unpackedSize(b *testing.B, tarball []byte) int64 {
+	dir := b.TempDir()
+	defer os.RemoveAll(dir)
+	cmd := exec.Command("tar", "xzf", "-")
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(tarball)
+	out, err := cmd.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	return diskUsage(b, dir)
+}
+
+// diskUsage is what du says of dir: allocated blocks, each inode once.
+func diskUsage(b *testing.B, dir string) int64 {
+	seen := map[uint64]bool{}
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(dir, hdr.Name)
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(hdr.Mode).Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(f, tr); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
+		info, err := d.Info()
+		if err != nil {
+			return err
 		}
-	}
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if hex.EncodeToString(h.Sum(nil)) != wantSHA1 {
-		return errors.New("sha1 mismatch")
-	}
-	return nil
+		st := info.Sys().(*syscall.Stat_t)
+		if !seen[st.Ino] {
+			seen[st.Ino] = true
+			total += st.Blocks * 512
+		}
+		return nil
+	})
+	require.NoError(b, err)
+	return total
 }
 
 // BenchmarkRacingUnits: N units (goroutines, each with its own volume handle

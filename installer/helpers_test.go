@@ -134,32 +134,20 @@ func assertCurrent(t *testing.T, v *storage.Volume, want string) {
 	assert.Equal(t, want, iv.Version.String(), "installed version")
 }
 
+// assertInstalledOnce checks that version was downloaded once and is
+// installed on the volume at root, with nothing partial left.
+func assertInstalledOnce(t *testing.T, srv *releasetest.Server, root, version string) {
+	t.Helper()
+	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath(version)), "exactly one download")
+	v := openVolume(t, root)
+	assertCurrent(t, v, version)
+	assertNoPartials(t, v)
+}
+
 // isType tells whether err's chain holds an E.
 func isType[E error](err error) bool {
 	_, ok := errors.AsType[E](err)
 	return ok
-}
-
-// serve starts a release server, closed at cleanup, with the tarballs given
-// by version.
-func serve(t testing.TB, tarballs map[string][]byte) *releasetest.Server {
-	t.Helper()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	for v, tarball := range tarballs {
-		srv.AddRelease(v, tarball)
-	}
-	return srv
-}
-
-// servePlain is serve with the plain tarball of each version.
-func servePlain(t testing.TB, versions ...string) *releasetest.Server {
-	t.Helper()
-	tarballs := map[string][]byte{}
-	for _, v := range versions {
-		tarballs[v] = releasetest.Tarball(v)
-	}
-	return serve(t, tarballs)
 }
 
 // holdInstalling takes the lock on root as unit, with a clock stopped at
@@ -171,14 +159,4 @@ func holdInstalling(t testing.TB, root, unit string, at time.Time, v string) *st
 	t.Cleanup(func() { _ = held.Release() })
 	require.NoError(t, held.WriteProgress(ver(v)))
 	return held
-}
-
-// assertInstalledOnce checks the end of a race: one download of v, `current`
-// names it and nothing partial is left.
-func assertInstalledOnce(t *testing.T, srv *releasetest.Server, root, v string) {
-	t.Helper()
-	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath(v)), "exactly one download")
-	vol := openVolume(t, root)
-	assertCurrent(t, vol, v)
-	assertNoPartials(t, vol)
 }

@@ -35,7 +35,8 @@ func TestInstallRefusesHostileArchives(t *testing.T) {
 			v := openVolume(t, filepath.Join(base, "volume"))
 			tarball, err := releasetest.BuildHostile(kind, "7.14.3", outside)
 			require.NoError(t, err)
-			srv := serve(t, map[string][]byte{"7.14.3": tarball})
+			srv := releasetest.NewTestServer(t)
+			srv.AddRelease("7.14.3", tarball)
 			before := storagetest.Snapshot(t, base)
 
 			opts := testOpts("concourse/0", srv.BaseURL(), &recorder{})

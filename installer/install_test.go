@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,8 @@ import (
 func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 	t.Parallel()
 	tarball := releasetest.Tarball("7.14.3")
-	srv := serve(t, map[string][]byte{"7.14.3": tarball})
+	srv := releasetest.NewTestServer(t)
+	srv.AddRelease("7.14.3", tarball)
 	v := openVolume(t, t.TempDir())
 	rec := &recorder{}
 
@@ -75,7 +77,7 @@ func TestInstallDownloadsVerifiesAndActivates(t *testing.T) {
 func TestInstallConcurrentGoroutines(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
@@ -139,7 +141,7 @@ func TestInstallConcurrentGoroutines(t *testing.T) {
 // the downloader goes away without installing, the waiter downloads.
 func TestInstallWaitsAndReportsTheHolder(t *testing.T) {
 	t.Parallel()
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
@@ -175,7 +177,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := servePlain(t, "7.14.3")
+			srv := releasetest.NewTestServer(t, "7.14.3")
 			root := t.TempDir()
 			holderVol := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch }))
 			held, err := holderVol.TryLock(storage.Holder{Unit: "concourse/0"})
@@ -184,16 +186,25 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 			record, err := os.ReadFile(holderVol.Path(storage.LockHolderFile))
 			require.NoError(t, err)
 			require.NoError(t, os.Remove(holderVol.Path(storage.LockHolderFile)))
-			if tc.namesItself {
-				go func() {
-					time.Sleep(holderGrace / 5) // the holder's fsync, slowed down
-					_ = fsutil.WriteFile(holderVol.Path(storage.LockHolderFile), record, 0o644)
-				}()
-			}
 
 			v := openVolume(t, root, storage.WithClock(func() time.Time { return testEpoch }))
 			rec := &recorder{}
 			opts := testOpts("concourse/1", srv.BaseURL(), rec)
+			// The waiter's clock: a holder that names itself does so when
+			// the waiter first finds it unnamed, and no time passes, so its
+			// grace never ends; one that never does is given its grace in
+			// two looks.
+			var looks atomic.Int64
+			opts.Now = func() time.Time {
+				n := looks.Add(1)
+				if !tc.namesItself {
+					return testEpoch.Add(time.Duration(n) * holderGrace / 2)
+				}
+				if n == 1 {
+					require.NoError(t, fsutil.WriteFile(holderVol.Path(storage.LockHolderFile), record, 0o644))
+				}
+				return testEpoch
+			}
 			opts.OnStatus = func(s string) {
 				rec.stat(s)
 				if strings.HasPrefix(s, "Waiting") {
@@ -211,7 +222,7 @@ func TestInstallNamesAHolderThatHasJustTakenTheLock(t *testing.T) {
 // lock stays its.
 func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 	t.Parallel()
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	held := holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 
@@ -243,7 +254,7 @@ func TestInstallReportsStuckHolderAndNeverStealsTheLock(t *testing.T) {
 // revision.
 func TestStageThenInstall(t *testing.T) {
 	t.Parallel()
-	srv := servePlain(t, "7.14.2", "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.2", "7.14.3")
 	v := openVolume(t, t.TempDir())
 	_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.2"))
 	require.NoError(t, err)
@@ -324,7 +335,7 @@ func TestInstallFailuresLeaveCurrentAlone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := servePlain(t, "1.0.0")
+			srv := releasetest.NewTestServer(t, "1.0.0")
 			srv.AddRelease("7.14.3", good)
 			v := openVolume(t, t.TempDir())
 			_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("1.0.0"))
@@ -354,7 +365,8 @@ func TestInstallRetriesAfterTruncationFromScratch(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 512 << 10})
 	require.NoError(t, err)
-	srv := serve(t, map[string][]byte{"7.14.3": tarball})
+	srv := releasetest.NewTestServer(t)
+	srv.AddRelease("7.14.3", tarball)
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultTruncate, After: int64(len(tarball) * 3 / 4)})
 	v := openVolume(t, t.TempDir())
 	res, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
@@ -379,7 +391,8 @@ func TestInstallRetriesATruncatedArchiveOnce(t *testing.T) {
 	for _, cuts := range []int{1, 2} {
 		t.Run(fmt.Sprintf("cut %d times", cuts), func(t *testing.T) {
 			t.Parallel()
-			srv := serve(t, map[string][]byte{"7.14.3": tarball})
+			srv := releasetest.NewTestServer(t)
+			srv.AddRelease("7.14.3", tarball)
 			srv.OmitContentLength(true)
 			for range cuts {
 				srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultTruncate, After: int64(len(tarball) / 2)})
@@ -436,7 +449,7 @@ func TestInstallRefusesAVersionThatCannotNameARelease(t *testing.T) {
 func TestInstallPrunesOldReleases(t *testing.T) {
 	t.Parallel()
 	versions := []string{"7.12.0", "7.13.0", "7.14.0-rc.1", "7.14.0", "7.14.1"}
-	srv := servePlain(t, versions...)
+	srv := releasetest.NewTestServer(t, versions...)
 	v := openVolume(t, t.TempDir())
 	var pruned []version.Version
 	for i, r := range versions {
@@ -505,7 +518,7 @@ func TestFormatDownloadProgress(t *testing.T) {
 // turn just to look.
 func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
 	t.Parallel()
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	_, err := New(openVolume(t, root), testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.3"))
 	require.NoError(t, err)
@@ -539,7 +552,7 @@ func TestWaitersFindTheReleaseWithoutTheLock(t *testing.T) {
 // holder changes.
 func TestWaitingStatusIsThrottled(t *testing.T) {
 	t.Parallel()
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	root := t.TempDir()
 	holdInstalling(t, root, "concourse/0", testEpoch, "7.14.3")
 

@@ -1,12 +1,12 @@
 package installer
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,25 +15,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
-	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
 )
-
-// installerChildEnv makes a re-executed test binary run one install as a
-// separate unit (the standard helper-process pattern).
-const installerChildEnv = "INSTALLER_TEST_CHILD"
 
 // TestHelperProcessInstaller is not a test: it is the body of the child
 // processes below. Run normally it returns at once. Arguments after "--":
-// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first waiting status and
-// "result downloaded|found" at the end.
+// ROOT UNIT BASEURL VERSION. It prints "waiting" on its first waiting status,
+// "result downloaded|found" at the end, then "peak-rss <bytes>", its own
+// peak resident set (VmHWM).
 func TestHelperProcessInstaller(t *testing.T) {
-	if os.Getenv(installerChildEnv) == "" {
+	role, args := childtest.Role()
+	if role == "" {
 		return
 	}
-	args := storagetest.ChildArgs()
 	if err := runInstallerChild(args); err != nil {
 		fmt.Fprintf(os.Stderr, "installer child: %v\n", err)
 		os.Exit(1)
@@ -76,53 +73,36 @@ func runInstallerChild(args []string) error {
 	} else {
 		fmt.Println("result found")
 	}
+	peak, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	fmt.Println("peak-rss", peak)
 	return nil
 }
 
-// installerChild is one started child unit and its output lines.
-type installerChild struct {
-	cmd   *exec.Cmd
-	lines chan string
-}
-
-func startInstallerChild(t *testing.T, root, unit, baseURL, version string) *installerChild {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcessInstaller$", "--", root, unit, baseURL, version)
-	cmd.Env = append(os.Environ(), installerChildEnv+"=1")
-	cmd.Stderr = os.Stderr
-	// The child dies with this test binary, also when it is killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	c := &installerChild{cmd: cmd, lines: make(chan string, 16)}
-	go func() {
-		defer close(c.lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		_, _ = io.Copy(io.Discard, stdout)
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return c
-}
-
-// next returns the child's next line ("" at EOF), failing after the guard.
-func (c *installerChild) next(t *testing.T) string {
-	t.Helper()
-	select {
-	case line := <-c.lines:
-		return line
-	case <-time.After(deadlockGuard):
-		t.Fatalf("child pid %d said nothing", c.cmd.Process.Pid)
-		return ""
+// peakRSS is this process's peak resident set in bytes: VmHWM, the high
+// water mark of its own memory map. (Rusage's Maxrss would not do: it keeps
+// the parent's peak across the fork and exec that started this process, as
+// Go forks sharing the parent's memory map.)
+func peakRSS() (int64, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
 	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if kib, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kib, "kB")), 10, 64)
+			return n << 10, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/self/status")
+}
+
+// startInstallerChild starts a child unit that installs version.
+func startInstallerChild(t testing.TB, root, unit, baseURL, version string) *childtest.Child {
+	t.Helper()
+	return childtest.Start(t, "TestHelperProcessInstaller", "install", root, unit, baseURL, version)
 }
 
 // TestInstallConcurrentProcesses: six OS processes install one release on
@@ -131,13 +111,13 @@ func (c *installerChild) next(t *testing.T) string {
 func TestInstallConcurrentProcesses(t *testing.T) {
 	t.Parallel()
 	const units = 6
-	srv := servePlain(t, "7.14.3")
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	release := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultHold, Release: release})
 	root := t.TempDir()
 	openVolume(t, root)
 
-	children := make([]*installerChild, units)
+	children := make([]*childtest.Child, units)
 	for i := range units {
 		children[i] = startInstallerChild(t, root, fmt.Sprintf("concourse/%d", i), srv.BaseURL(), "7.14.3")
 	}
@@ -149,7 +129,7 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 	}
 	first := make(chan firstLine, units)
 	for i, c := range children {
-		go func() { first <- firstLine{i, <-c.lines} }()
+		go func() { first <- firstLine{i, <-c.Lines()} }()
 	}
 	guard := time.After(deadlockGuard)
 	waiters := map[int]bool{}
@@ -174,9 +154,9 @@ func TestInstallConcurrentProcesses(t *testing.T) {
 
 	for i, c := range children {
 		if waiters[i] {
-			assert.Equal(t, "result found", c.next(t), "child %d", i)
+			assert.Equal(t, "result found", c.Next(t), "child %d", i)
 		}
-		require.NoError(t, c.cmd.Wait(), "child %d", i)
+		require.NoError(t, c.Wait(), "child %d", i)
 	}
 	assertInstalledOnce(t, srv, root, "7.14.3")
 }
@@ -188,7 +168,8 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "7.14.3", Padding: 1 << 20})
 	require.NoError(t, err)
-	srv := serve(t, map[string][]byte{"7.14.3": tarball})
+	srv := releasetest.NewTestServer(t)
+	srv.AddRelease("7.14.3", tarball)
 	reached := make(chan struct{})
 	srv.InjectFault(releasetest.ReleasePath("7.14.3"), releasetest.Fault{Kind: releasetest.FaultStall, After: int64(len(tarball) / 2), Reached: reached})
 	root := t.TempDir()
@@ -204,9 +185,9 @@ func TestInstallRecoversAfterDownloaderIsKilled(t *testing.T) {
 	p, err := v.ReadProgress()
 	require.NoError(t, err)
 	require.NotNil(t, p)
-	assert.Equal(t, child.cmd.Process.Pid, p.PID)
-	require.NoError(t, child.cmd.Process.Signal(syscall.SIGKILL))
-	err = child.cmd.Wait()
+	assert.Equal(t, child.Pid(), p.PID)
+	require.NoError(t, child.Cmd.Process.Signal(syscall.SIGKILL))
+	err = child.Wait()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())

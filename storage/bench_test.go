@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/stretchr/testify/require"
 )
@@ -47,10 +48,10 @@ func BenchmarkLockContended4Procs(b *testing.B) {
 			root := testVolume(b).Root()
 			v, err := OpenVolume(root, WithLockPoll(poll.initial, poll.max))
 			require.NoError(b, err)
-			children := make([]*helperChild, 4)
+			children := make([]*childtest.Child, 4)
 			for i := range children {
 				children[i] = startHelper(b, roleHammer, root, fmt.Sprintf("hammer/%d", i))
-				require.Equal(b, "started", children[i].readLine(b))
+				require.Equal(b, "started", children[i].Next(b))
 			}
 			who := Holder{Unit: "bench/0"}
 			b.ResetTimer()
@@ -68,12 +69,12 @@ func BenchmarkLockContended4Procs(b *testing.B) {
 			b.StopTimer()
 			acquired := 0
 			for _, c := range children {
-				require.NoError(b, c.stdin.Close())
-				line := c.readLine(b)
+				require.NoError(b, c.Stdin.Close())
+				line := c.Next(b)
 				n, err := strconv.Atoi(strings.TrimPrefix(line, "acquired "))
 				require.NoError(b, err, "child said %q", line)
 				acquired += n
-				c.wait(b)
+				require.NoError(b, c.Wait())
 			}
 			b.ReportMetric(float64(acquired)/float64(b.N), "child-acq/op")
 		})

@@ -29,9 +29,7 @@ const proxiedHost = "http://releases.invalid"
 // releases.invalid reaches it only by going through HTTP_PROXY.
 func TestFetchHonoursProxyEnvironment(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

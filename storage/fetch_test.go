@@ -110,8 +110,7 @@ func TestFetchFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
+			srv := releasetest.NewTestServer(t)
 			srv.AddRelease(version, tarball)
 			for _, f := range tt.faults {
 				srv.InjectFault(releasetest.ReleasePath(version), f)
@@ -178,8 +177,7 @@ func TestFetchChecksums(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			srv := releasetest.NewServer()
-			t.Cleanup(srv.Close)
+			srv := releasetest.NewTestServer(t)
 			srv.AddRelease(version, tarball)
 			if tt.sidecar == nil {
 				srv.RemoveFile(releasetest.SidecarPath(version))
@@ -224,8 +222,7 @@ func isType[E error](err error) bool {
 func TestExpectedSumsSidecarDownButPinned(t *testing.T) {
 	t.Parallel()
 	tarball := releasetest.Tarball("1.2.3")
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	srv.AddRelease("1.2.3", tarball)
 	for range 3 {
 		srv.InjectFault(releasetest.SidecarPath("1.2.3"), releasetest.Fault{Kind: releasetest.FaultStatus, Status: 502})
@@ -316,8 +313,7 @@ func TestFetchProgressIsThrottled(t *testing.T) {
 	t.Parallel()
 	tarball, err := releasetest.Build(releasetest.Spec{Version: "1.0.0", Padding: 2 << 20})
 	require.NoError(t, err)
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
+	srv := releasetest.NewTestServer(t)
 	srv.AddRelease("1.0.0", tarball)
 
 	var clock atomic.Int64

@@ -47,19 +47,3 @@ func TestFSInfo(t *testing.T) {
 	assert.NotZero(t, info.TotalBytes)
 	assert.LessOrEqual(t, info.FreeBytes, info.TotalBytes)
 }
-
-func TestFSInfoOnTmpfs(t *testing.T) {
-	t.Parallel()
-	root := t.TempDir()
-	volMountTmpfs(t, root, "2m")
-	v, err := OpenVolume(root)
-	require.NoError(t, err)
-	info, err := v.FSInfo()
-	require.NoError(t, err)
-	assert.Equal(t, "tmpfs", info.Type)
-	assert.False(t, info.Network)
-	assert.Equal(t, uint64(2<<20), info.TotalBytes)
-
-	_, err = statFS(v.Path("missing"))
-	require.Error(t, err)
-}

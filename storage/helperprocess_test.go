@@ -1,27 +1,20 @@
 package storage
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
-	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
-	"github.com/stretchr/testify/require"
 )
-
-// helperRoleEnv selects what a re-executed test binary does instead of
-// running tests (the standard Go helper-process pattern).
-const helperRoleEnv = "STORAGE_TEST_HELPER_ROLE"
 
 // Child roles.
 const (
@@ -35,11 +28,10 @@ const (
 // that the multi-process tests and benchmarks start. Run normally it returns
 // at once.
 func TestHelperProcess(t *testing.T) {
-	role := os.Getenv(helperRoleEnv)
+	role, args := childtest.Role()
 	if role == "" {
 		return
 	}
-	args := storagetest.ChildArgs()
 	if err := runHelperRole(role, args); err != nil {
 		fmt.Fprintf(os.Stderr, "helper %s: %v\n", role, err)
 		os.Exit(1)
@@ -216,63 +208,9 @@ func helperUmask(root, unit string, args []string) error {
 	return l.WriteProgress(release) // and exit holding the lock
 }
 
-// helperChild is a started child process with its pipes.
-type helperChild struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout *bufio.Reader
-}
-
 // startHelper re-executes the test binary in role with ROOT UNIT and the
-// role's own arguments. The child is killed at cleanup if it is still
-// running, and dies with this test binary if that is killed.
-func startHelper(t testing.TB, role, root, unit string, args ...string) *helperChild {
+// role's own arguments.
+func startHelper(t testing.TB, role, root, unit string, args ...string) *childtest.Child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperProcess$", "--", root, unit}, args...)...)
-	cmd.Env = append(os.Environ(), helperRoleEnv+"="+role)
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	stdout, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	return &helperChild{cmd: cmd, stdin: stdin, stdout: bufio.NewReader(stdout)}
+	return childtest.Start(t, "TestHelperProcess", role, append([]string{root, unit}, args...)...)
 }
-
-// readLine reads the child's next output line, failing after a generous
-// deadlock guard.
-func (c *helperChild) readLine(t testing.TB) string {
-	t.Helper()
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		line, err := c.stdout.ReadString('\n')
-		ch <- result{line, err}
-	}()
-	select {
-	case r := <-ch:
-		require.NoError(t, r.err, "reading from helper pid %d", c.cmd.Process.Pid)
-		return r.line[:len(r.line)-1]
-	case <-time.After(time.Minute):
-		t.Fatalf("helper pid %d said nothing for a minute", c.cmd.Process.Pid)
-		return ""
-	}
-}
-
-// wait waits for the child to exit successfully.
-func (c *helperChild) wait(t testing.TB) {
-	t.Helper()
-	require.NoError(t, c.cmd.Wait(), "helper pid %d", c.cmd.Process.Pid)
-}
-
-func (c *helperChild) pid() int { return c.cmd.Process.Pid }

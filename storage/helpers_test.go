@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,11 +43,9 @@ func testSum(s string) string {
 
 // The shared fixtures, under the names these tests have always used.
 var (
-	treeSnapshot  = storagetest.Snapshot
-	putFile       = storagetest.PutFile
-	fillDisk      = storagetest.FillDisk
-	volMountTmpfs = storagetest.MountTmpfs
-	volMountRO    = storagetest.MountReadOnly
+	treeSnapshot = storagetest.Snapshot
+	putFile      = storagetest.PutFile
+	fillDisk     = storagetest.FillDisk
 )
 
 // stageFakeRelease makes releases/<version> a complete release, without a
@@ -73,4 +72,18 @@ func requireValueError(t testing.TB, err error, field string, msgAndArgs ...any)
 	ve, ok := errors.AsType[*ValueError](err)
 	require.True(t, ok, "want a *ValueError, got %v", err)
 	require.Equal(t, field, ve.Field, msgAndArgs...)
+}
+
+// listNames lists the entries of dir whose names contain part.
+func listNames(t *testing.T, dir, part string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		if strings.Contains(e.Name(), part) {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }

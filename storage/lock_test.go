@@ -202,13 +202,22 @@ func incrementSlowly(f *os.File) error {
 // the last LockedError.
 func TestLockGivesUpWhenContextEnds(t *testing.T) {
 	t.Parallel()
-	v := testVolume(t, WithLockPoll(time.Millisecond, 2*time.Millisecond))
-	l, err := v.TryLock(Holder{Unit: "holder/0"})
+	root := testVolume(t).Root()
+	holderVol, err := OpenVolume(root)
+	require.NoError(t, err)
+	l, err := holderVol.TryLock(Holder{Unit: "holder/0"})
 	require.NoError(t, err)
 	defer l.Release()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
+	// The deadline passes when the waiter finds the lock held (its clock is
+	// read then), and the waiter would otherwise poll again only in an
+	// hour: it must give up because the context ended.
+	ctx := newExpiringContext()
+	v, err := OpenVolume(root, WithLockPoll(time.Hour, time.Hour), WithClock(func() time.Time {
+		ctx.expire()
+		return time.Now()
+	}))
+	require.NoError(t, err)
 	_, err = v.Lock(ctx, Holder{Unit: "waiter/0"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	requireLocked(t, err)
@@ -221,6 +230,31 @@ func TestLockGivesUpWhenContextEnds(t *testing.T) {
 	cancelNow()
 	_, err = v.Lock(cancelled, Holder{Unit: "waiter/0"})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// expiringContext is a context whose deadline passes when expire is called,
+// not after some time that a loaded machine may spend elsewhere.
+type expiringContext struct {
+	context.Context
+	once sync.Once
+	done chan struct{}
+}
+
+func newExpiringContext() *expiringContext {
+	return &expiringContext{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (c *expiringContext) expire() { c.once.Do(func() { close(c.done) }) }
+
+func (c *expiringContext) Done() <-chan struct{} { return c.done }
+
+func (c *expiringContext) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // Lock keeps polling through contention and gets the lock once the holder

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/childtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,18 +22,18 @@ func TestInstallRaceAcrossProcesses(t *testing.T) {
 	const processes, rounds = 8, 20
 	for round := range rounds {
 		root := t.TempDir()
-		children := make([]*helperChild, processes)
+		children := make([]*childtest.Child, processes)
 		for i := range children {
 			children[i] = startHelper(t, roleInstall, root, fmt.Sprintf("race/%d", i))
 		}
 		for _, c := range children { // start signal: all race at once
-			_, err := c.stdin.Write([]byte{'\n'})
+			_, err := c.Stdin.Write([]byte{'\n'})
 			require.NoError(t, err)
 		}
 		worked, saw := 0, map[string]int{}
 		for _, c := range children {
-			line := c.readLine(t)
-			c.wait(t)
+			line := c.Next(t)
+			require.NoError(t, c.Wait())
 			switch {
 			case line == "worked":
 				worked++
@@ -68,7 +69,7 @@ func TestKilledHolderIsRecovered(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	child := startHelper(t, roleHang, root, "dying/3")
-	require.Equal(t, "ready", child.readLine(t))
+	require.Equal(t, "ready", child.Next(t))
 
 	v, err := OpenVolume(root)
 	require.NoError(t, err)
@@ -78,14 +79,14 @@ func TestKilledHolderIsRecovered(t *testing.T) {
 	requireLocked(t, err)
 	require.NotNil(t, locked.Holder)
 	assert.Equal(t, "dying/3", locked.Holder.Unit)
-	assert.Equal(t, child.pid(), locked.Holder.PID)
+	assert.Equal(t, child.Pid(), locked.Holder.PID)
 	require.NotNil(t, locked.Progress)
 	assert.Equal(t, ver("2.0.0"), locked.Progress.Version)
 	assert.False(t, locked.Stuck)
 	assert.Contains(t, err.Error(), "dying/3")
 
-	require.NoError(t, child.cmd.Process.Signal(syscall.SIGKILL))
-	err = child.cmd.Wait()
+	require.NoError(t, child.Cmd.Process.Signal(syscall.SIGKILL))
+	err = child.Wait()
 	var exit interface{ Sys() any }
 	require.ErrorAs(t, err, &exit)
 	require.Equal(t, syscall.SIGKILL, exit.Sys().(syscall.WaitStatus).Signal())
@@ -99,7 +100,7 @@ func TestKilledHolderIsRecovered(t *testing.T) {
 	rec := l.Recovered()
 	require.NotNil(t, rec, "the dead holder's marker must be reported")
 	assert.Equal(t, "dying/3", rec.Unit)
-	assert.Equal(t, child.pid(), rec.PID)
+	assert.Equal(t, child.Pid(), rec.PID)
 	assert.Equal(t, ver("2.0.0"), rec.Version)
 
 	assert.NoFileExists(t, v.Path(ProgressFile))

@@ -40,12 +40,7 @@ func TestTryLockRecoversStaleProgressMarker(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Release()
 
-	rec := l.Recovered()
-	require.NotNil(t, rec)
-	assert.Equal(t, dead.Unit, rec.Unit)
-	assert.Equal(t, dead.PID, rec.PID)
-	assert.Equal(t, dead.Version, rec.Version)
-	assert.True(t, dead.Started.Equal(rec.Started))
+	requireRecovered(t, l, dead)
 	assert.ElementsMatch(t, append(mess, v.Path(ProgressFile)), l.Removed())
 	for _, p := range append(mess, v.Path(ProgressFile)) {
 		assert.NoFileExists(t, p)
@@ -147,4 +142,16 @@ func TestStuckHolderIsReportedNeverStolen(t *testing.T) {
 		})
 	}
 	require.NoError(t, l.ClearProgress(), "the holder still holds the lock")
+}
+
+// requireRecovered checks that l's recovery found the dead holder's
+// progress marker.
+func requireRecovered(t *testing.T, l *Lock, dead Progress) {
+	t.Helper()
+	rec := l.Recovered()
+	require.NotNil(t, rec)
+	assert.Equal(t, dead.Unit, rec.Unit)
+	assert.Equal(t, dead.PID, rec.PID)
+	assert.Equal(t, dead.Version, rec.Version)
+	assert.True(t, dead.Started.Equal(rec.Started))
 }

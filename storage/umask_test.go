@@ -24,7 +24,7 @@ func TestEverythingWrittenUnderUmask077HasItsMode(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, tarball, 0o644))
 	root := t.TempDir()
 	child := startHelper(t, roleUmask, root, "concourse/0", file, releasetest.SHA256Hex(tarball))
-	child.wait(t)
+	require.NoError(t, child.Wait(), "helper pid %d", child.Pid())
 
 	release := filepath.Join(ReleasesDir, "7.14.3")
 	want := map[string]fs.FileMode{

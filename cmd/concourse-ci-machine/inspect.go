@@ -15,36 +15,36 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
 
-// runInspect prints what is on a shared volume without changing it.
-func runInspect(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("inspect", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	asJSON := fl.Bool("json", false, "print the report as JSON")
-	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "Usage: concourse-ci-machine inspect [--json] PATH")
-		fmt.Fprintln(fl.Output(), "")
-		fmt.Fprintln(fl.Output(), "Show the shared volume at PATH: filesystem, installed release, releases,")
-		fmt.Fprintln(fl.Output(), "lock holder, in-progress marker, worker directories, volume id and problems.")
-		fmt.Fprintln(fl.Output(), "Nothing on the volume is created or changed.")
-		fmt.Fprintln(fl.Output(), "")
-		fl.PrintDefaults()
+func inspectCommand() command {
+	return command{
+		name:    "inspect",
+		args:    "[--json] VOLUME",
+		summary: "show the shared volume: lock holder, markers, releases, workers",
+		about: `Show the shared volume at VOLUME (the charm's concourse-data storage, e.g.
+/var/lib/concourse): filesystem, installed release, releases, lock holder,
+in-progress marker, worker directories, volume id and problems. Nothing on
+the volume is created or changed.`,
+		flags: func(fs *flag.FlagSet) action {
+			asJSON := fs.Bool("json", false, "print the report as JSON")
+			volume := volumeFlag(fs)
+			return func(_ context.Context, args []string, stdout, _ io.Writer) error {
+				root, err := volume.from(args)
+				if err != nil {
+					return err
+				}
+				report, err := storage.InspectPath(root)
+				if err != nil {
+					return err
+				}
+				if *asJSON {
+					enc := json.NewEncoder(stdout)
+					enc.SetIndent("", "  ")
+					return enc.Encode(report)
+				}
+				return printReport(stdout, report)
+			}
+		},
 	}
-	if done, err := parseFlags(fl, args); done || err != nil {
-		return err
-	}
-	if fl.NArg() != 1 {
-		return fmt.Errorf("%w: expected exactly one PATH, got %d arguments; run 'concourse-ci-machine inspect --help'", errUsage, fl.NArg())
-	}
-	report, err := storage.InspectPath(fl.Arg(0))
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(report)
-	}
-	return printReport(stdout, report)
 }
 
 // printReport writes the compact human-readable block.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -102,13 +101,13 @@ func TestRunInspectHuman(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := listing(t, tc.root)
-			var stdout, stderr bytes.Buffer
-			require.NoError(t, runInspect(context.Background(), []string{tc.root}, &stdout, &stderr))
+			r := cli(t, "inspect", tc.root)
+			require.Equal(t, 0, r.code, r.stderr)
 			for _, w := range tc.want {
-				assert.Contains(t, stdout.String(), w)
+				assert.Contains(t, r.stdout, w)
 			}
-			assert.Regexp(t, `Filesystem:   \w+, [0-9.]+ [KMGTPE]?i?B free of [0-9.]+ [KMGTPE]?i?B`, stdout.String())
-			assert.Empty(t, stderr.String())
+			assert.Regexp(t, `Filesystem:   \w+, [0-9.]+ [KMGTPE]?i?B free of [0-9.]+ [KMGTPE]?i?B`, r.stdout)
+			assert.Empty(t, r.stderr)
 			assert.Equal(t, before, listing(t, tc.root), "inspect must not modify the volume")
 		})
 	}
@@ -120,10 +119,10 @@ func TestRunInspectJSON(t *testing.T) {
 	empty := t.TempDir()
 	for _, root := range []string{empty, populated} {
 		before := listing(t, root)
-		var stdout, stderr bytes.Buffer
-		require.NoError(t, runInspect(context.Background(), []string{"--json", root}, &stdout, &stderr))
+		out := cli(t, "inspect", "--json", root)
+		require.Equal(t, 0, out.code, out.stderr)
 		var r storage.Report
-		require.NoError(t, json.Unmarshal(stdout.Bytes(), &r), stdout.String())
+		require.NoError(t, json.Unmarshal([]byte(out.stdout), &r), out.stdout)
 		assert.Equal(t, root, r.Root)
 		assert.Equal(t, before, listing(t, root))
 		if root == empty {
@@ -147,10 +146,10 @@ func TestRunInspectProblemsAreListed(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(root, storage.InstalledVersionFile), []byte("{"), 0o644))
-	var stdout bytes.Buffer
-	require.NoError(t, runInspect(context.Background(), []string{root}, &stdout, &bytes.Buffer{}))
-	assert.Contains(t, stdout.String(), "Problems:\n  - "+filepath.Join(root, storage.InstalledVersionFile)+": corrupt: unexpected EOF\n")
-	assert.Contains(t, stdout.String(), "    Remove it: the next unit that takes the lock writes it again")
+	r := cli(t, "inspect", root)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "Problems:\n  - "+filepath.Join(root, storage.InstalledVersionFile)+": corrupt: unexpected EOF\n")
+	assert.Contains(t, r.stdout, "    Remove it: the next unit that takes the lock writes it again")
 }
 
 func TestRunInspectBadInvocation(t *testing.T) {
@@ -160,25 +159,23 @@ func TestRunInspectBadInvocation(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no path", nil, "expected exactly one PATH, got 0"},
-		{"two paths", []string{"/a", "/b"}, "expected exactly one PATH, got 2"},
+		{"no volume", nil, "VOLUME, the shared volume's directory, is missing"},
+		{"two volumes", []string{"/a", "/b"}, `expected one VOLUME, got 2 arguments ["/a" "/b"]`},
 		{"unknown flag", []string{"--yaml", "/a"}, "flag provided but not defined: -yaml"},
 	}
 	for _, tc := range tests {
-		var stderr bytes.Buffer
-		err := runInspect(context.Background(), tc.args, &bytes.Buffer{}, &stderr)
-		require.ErrorIs(t, err, errUsage, tc.name)
-		assert.Contains(t, err.Error(), tc.want, tc.name)
+		r := cli(t, append([]string{"inspect"}, tc.args...)...)
+		assert.Equal(t, 2, r.code, tc.name)
+		assert.Equal(t, "concourse-ci-machine inspect: "+tc.want+"\nusage: concourse-ci-machine inspect [--json] VOLUME\n"+
+			"Run 'concourse-ci-machine help inspect' for details.\n", r.stderr, tc.name)
 	}
 
-	var stderr bytes.Buffer
-	require.NoError(t, runInspect(context.Background(), []string{"--help"}, &bytes.Buffer{}, &stderr))
-	assert.Contains(t, stderr.String(), "Usage: concourse-ci-machine inspect [--json] PATH")
-
+	// A volume that is not there is a failure, not a usage error, and it
+	// is not created.
 	missing := filepath.Join(t.TempDir(), "missing")
-	err := runInspect(context.Background(), []string{missing}, &bytes.Buffer{}, &bytes.Buffer{})
-	require.ErrorIs(t, err, storage.ErrVolumeMissing)
-	assert.NotErrorIs(t, err, errUsage)
-	assert.Contains(t, err.Error(), "shared volume "+missing+" does not exist")
+	r := cli(t, "inspect", missing)
+	assert.Equal(t, 1, r.code)
+	assert.True(t, strings.HasPrefix(r.stderr, "concourse-ci-machine inspect: shared volume "+missing+" does not exist"), r.stderr)
+	assert.NotContains(t, r.stderr, "usage:")
 	assert.NoDirExists(t, missing)
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,22 +13,19 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 )
 
-func runInstallFor(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func installFor(t *testing.T, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	err = runInstall(context.Background(), args, &out, &errOut)
-	return out.String(), errOut.String(), err
+	return cli(t, append([]string{"install"}, args...)...)
 }
 
 func TestRunInstallFromURLPrintsTransitions(t *testing.T) {
 	t.Parallel()
-	srv := releasetest.NewServer()
-	t.Cleanup(srv.Close)
-	srv.AddRelease("7.14.3", releasetest.Tarball("7.14.3"))
+	srv := releasetest.NewTestServer(t, "7.14.3")
 	volume := t.TempDir()
 
-	out, _, err := runInstallFor(t, "--volume", volume, "--version", "7.14.3", "--url", srv.TarballURL("7.14.3"), "--unit", "concourse/0")
-	require.NoError(t, err)
+	r := installFor(t, "--version", "7.14.3", "--url", srv.TarballURL("7.14.3"), "--unit", "concourse/0", volume)
+	require.Equal(t, 0, r.code, r.stderr)
+	out := r.stdout
 	assert.Contains(t, out, "install: absent -> downloading (lock-acquired)\n")
 	assert.Contains(t, out, "install: downloading -> verifying (downloaded)\n")
 	assert.Contains(t, out, "install: verifying -> installed (verified)\n")
@@ -41,9 +35,10 @@ func TestRunInstallFromURLPrintsTransitions(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(storage.ReleasesDir, "7.14.3"), target)
 
-	out, _, err = runInstallFor(t, "--volume", volume, "--version", "7.14.3", "--url", srv.TarballURL("7.14.3"), "--unit", "concourse/1")
-	require.NoError(t, err)
-	assert.Contains(t, out, "install: absent -> installed (found-installed)\n")
+	// --volume is another spelling of VOLUME.
+	r = installFor(t, "--volume", volume, "--version", "7.14.3", "--url", srv.TarballURL("7.14.3"), "--unit", "concourse/1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "install: absent -> installed (found-installed)\n")
 	assert.Equal(t, 1, srv.Hits(releasetest.ReleasePath("7.14.3")))
 }
 
@@ -54,11 +49,12 @@ func TestRunInstallFromFileStagesWithoutActivating(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, tarball, 0o644))
 	volume := t.TempDir()
 
-	out, _, err := runInstallFor(t, "--volume", volume, "--version", "7.14.3", "--file", file, "--sha256", releasetest.SHA256Hex(tarball), "--stage-only")
-	require.NoError(t, err)
+	r := installFor(t, "--version", "7.14.3", "--file", file, "--sha256", releasetest.SHA256Hex(tarball), "--stage-only", volume)
+	require.Equal(t, 0, r.code, r.stderr)
+	out := r.stdout
 	assert.Contains(t, out, "(sha256:"+releasetest.SHA256Hex(tarball)+")")
 	assert.Contains(t, out, "status: Concourse 7.14.3 staged\n")
-	_, err = os.Lstat(filepath.Join(volume, storage.CurrentLink))
+	_, err := os.Lstat(filepath.Join(volume, storage.CurrentLink))
 	assert.ErrorIs(t, err, os.ErrNotExist, "--stage-only leaves current alone")
 	_, err = os.Stat(filepath.Join(volume, storage.ReleasesDir, "7.14.3", storage.ReleaseBinary))
 	assert.NoError(t, err)
@@ -68,45 +64,45 @@ func TestRunInstallRefusesUnverifiableFile(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "concourse.tgz")
 	require.NoError(t, os.WriteFile(file, releasetest.Tarball("7.14.3"), 0o644))
-	out, _, err := runInstallFor(t, "--volume", t.TempDir(), "--version", "7.14.3", "--file", file)
-	_, ok := errors.AsType[*storage.NoChecksumError](err)
-	require.True(t, ok, "%v", err)
-	assert.False(t, errors.Is(err, errUsage))
-	assert.Contains(t, err.Error(), "no SHA-256 pin was given")
-	assert.Contains(t, out, "install: absent -> downloading (lock-acquired)\n")
-	assert.Contains(t, out, "install: downloading -> failed (fail)\n")
+	r := installFor(t, "--version", "7.14.3", "--file", file, t.TempDir())
+	assert.Equal(t, 1, r.code, "a failure, not a usage error")
+	assert.Contains(t, r.stderr, "no SHA-256 pin was given")
+	assert.NotContains(t, r.stderr, "usage:")
+	assert.Contains(t, r.stdout, "install: absent -> downloading (lock-acquired)\n")
+	assert.Contains(t, r.stdout, "install: downloading -> failed (fail)\n")
 }
 
 func TestRunInstallUsageErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	t.Cleanup(func() { // once the parallel subtests are done
+		entries, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		assert.Empty(t, entries, "a usage error writes nothing")
+	})
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no volume", []string{"--version", "1.0.0"}, "--volume is required"},
-		{"no version", []string{"--volume", dir}, "--version is required"},
-		{"url and file", []string{"--volume", dir, "--version", "1.0.0", "--url", "https://x/y.tgz", "--file", "/y.tgz"}, "not both"},
-		{"base-url and file", []string{"--volume", dir, "--version", "1.0.0", "--base-url", "https://x", "--file", "/y.tgz"}, "does not combine"},
-		{"stray argument", []string{"--volume", dir, "--version", "1.0.0", "extra"}, "unexpected arguments"},
-		{"unknown flag", []string{"--volume", dir, "--bogus"}, "bogus"},
-		{"bad version", []string{"--volume", dir, "--version", "latest"}, `--version: "latest" is not a Concourse release version`},
-		{"bad space", []string{"--volume", dir, "--version", "1.0.0", "--space-needed", "800MB"}, "--space-needed: \"800MB\" is not an amount of bytes"},
+		{"no volume", []string{"--version", "1.0.0"}, "VOLUME, the shared volume's directory, is missing"},
+		{"no version", []string{dir}, "--version is required"},
+		{"url and file", []string{"--version", "1.0.0", "--url", "https://x/y.tgz", "--file", "/y.tgz", dir}, "give --url or --file, not both"},
+		{"base-url and file", []string{"--version", "1.0.0", "--base-url", "https://x", "--file", "/y.tgz", dir}, "--base-url does not combine with --url or --file"},
+		{"stage-only at a revision", []string{"--version", "1.0.0", "--stage-only", "--revision", "3", dir}, "--revision is where current is switched; --stage-only switches nothing"},
+		{"stray argument", []string{"--version", "1.0.0", dir, "extra"}, `expected one VOLUME, got 2 arguments ["` + dir + `" "extra"]`},
+		{"unknown flag", []string{"--bogus", dir}, "flag provided but not defined: -bogus"},
+		{"bad version", []string{"--version", "latest", dir}, `--version: "latest" is not a Concourse release version`},
+		{"bad space", []string{"--version", "1.0.0", "--space-needed", "800MB", dir}, `--space-needed: "800MB" is not an amount of bytes`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, _, err := runInstallFor(t, tt.args...)
-			require.ErrorIs(t, err, errUsage)
-			assert.Contains(t, err.Error(), tt.want)
+			r := installFor(t, tt.args...)
+			assert.Equal(t, 2, r.code)
+			assert.Empty(t, r.stdout)
+			assert.True(t, strings.HasPrefix(r.stderr, "concourse-ci-machine install: "+tt.want), r.stderr)
+			assert.Contains(t, r.stderr, "\nusage: concourse-ci-machine install ")
 		})
 	}
-}
-
-func TestRunInstallHelp(t *testing.T) {
-	t.Parallel()
-	_, stderr, err := runInstallFor(t, "--help")
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(stderr, "Usage: concourse-ci-machine install --volume DIR --version V"), stderr)
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"strings"
 
@@ -23,37 +22,44 @@ func stateFormats() map[string]func(fsm.Table) string {
 // docNotes is what the charm adds to the tables: hooks and status lines.
 var docNotes fsm.Annotations
 
-// runStates prints the state machines, derived from their tables:
-// `states [--format mermaid|dot|table|markdown] [--machine upgrade|install|all]`.
-func runStates(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := flag.NewFlagSet("states", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	format := flags.String("format", "table", "output format: mermaid, dot, table or markdown (what docs/states.md holds)")
-	machine := flags.String("machine", "all", "which machine: "+strings.Join(machineNames(), ", ")+" or all")
-	if done, err := parseFlags(flags, args); done || err != nil {
+func statesCommand() command {
+	return command{
+		name:    "states",
+		args:    "[--format mermaid|dot|table|markdown] [--machine " + strings.Join(machineNames(), "|") + "|all]",
+		summary: "print the upgrade and install state machines",
+		about: `Print the state machines, derived from their tables in package fsm: every
+state, event and transition, and what to do when a unit is stuck. The
+markdown format is docs/states.md (make docs).`,
+		flags: statesFlags,
+	}
+}
+
+func statesFlags(fs *flag.FlagSet) action {
+	format := fs.String("format", "table", "output format: mermaid, dot, table or markdown (what docs/states.md holds)")
+	machine := fs.String("machine", "all", "which machine: "+strings.Join(machineNames(), ", ")+" or all")
+	return func(_ context.Context, args []string, stdout, _ io.Writer) error {
+		if len(args) > 0 {
+			return usagef("unexpected argument %q; states takes only --format and --machine", args[0])
+		}
+		tables, err := selectTables(*machine)
+		if err != nil {
+			return err
+		}
+		if *format == "markdown" {
+			_, err := io.WriteString(stdout, fsm.Markdown(tables, docNotes))
+			return err
+		}
+		render, ok := stateFormats()[*format]
+		if !ok {
+			return usagef("unknown --format %q; use mermaid, dot, table or markdown", *format)
+		}
+		parts := make([]string, len(tables))
+		for i, t := range tables {
+			parts[i] = render(t)
+		}
+		_, err = io.WriteString(stdout, strings.Join(parts, "\n"))
 		return err
 	}
-	if flags.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q; states takes only --format and --machine", errUsage, flags.Arg(0))
-	}
-	tables, err := selectTables(*machine)
-	if err != nil {
-		return err
-	}
-	if *format == "markdown" {
-		_, err := io.WriteString(stdout, fsm.Markdown(tables, docNotes))
-		return err
-	}
-	render, ok := stateFormats()[*format]
-	if !ok {
-		return fmt.Errorf("%w: unknown --format %q; use mermaid, dot, table or markdown", errUsage, *format)
-	}
-	parts := make([]string, len(tables))
-	for i, t := range tables {
-		parts[i] = render(t)
-	}
-	_, err = io.WriteString(stdout, strings.Join(parts, "\n"))
-	return err
 }
 
 func machineNames() []string {
@@ -73,5 +79,5 @@ func selectTables(machine string) ([]fsm.Table, error) {
 			return []fsm.Table{t}, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: unknown --machine %q; use %s or all", errUsage, machine, strings.Join(machineNames(), ", "))
+	return nil, usagef("unknown --machine %q; use %s or all", machine, strings.Join(machineNames(), ", "))
 }

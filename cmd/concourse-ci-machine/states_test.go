@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,11 +12,9 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 )
 
-func runStatesFor(t *testing.T, args ...string) (stdout, stderr string, err error) {
+func statesFor(t *testing.T, args ...string) result {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	err = runStates(context.Background(), args, &out, &errOut)
-	return out.String(), errOut.String(), err
+	return cli(t, append([]string{"states"}, args...)...)
 }
 
 func TestStatesFormats(t *testing.T) {
@@ -41,18 +36,17 @@ func TestStatesFormats(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			stdout, stderr, err := runStatesFor(t, tc.args...)
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, stdout)
-			assert.Empty(t, stderr)
+			r := statesFor(t, tc.args...)
+			assert.Equal(t, result{0, tc.want, ""}, r)
 		})
 	}
 }
 
 func TestStatesMermaidShowsTheProtocol(t *testing.T) {
 	t.Parallel()
-	stdout, _, err := runStatesFor(t, "--format", "mermaid", "--machine", "upgrade")
-	require.NoError(t, err)
+	r := statesFor(t, "--format", "mermaid", "--machine", "upgrade")
+	require.Equal(t, 0, r.code, r.stderr)
+	stdout := r.stdout
 	for _, edge := range []string{
 		"[*] --> idle", "idle --> prepare: initiate", "prepare --> downloading: workers-ready",
 		"downloading --> complete: download-verified", "complete --> idle: finish", "prepare --> idle: abort",
@@ -77,30 +71,12 @@ func TestStatesBadInvocation(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			stdout, _, err := runStatesFor(t, tc.args...)
-			require.Error(t, err)
-			assert.True(t, errors.Is(err, errUsage), "usage errors exit with status 2: %v", err)
-			assert.Contains(t, err.Error(), tc.want)
-			assert.Empty(t, stdout, "nothing half-printed")
+			r := statesFor(t, tc.args...)
+			assert.Equal(t, 2, r.code, "usage errors exit with status 2")
+			assert.True(t, strings.HasPrefix(r.stderr, "concourse-ci-machine states: "+tc.want), r.stderr)
+			assert.Empty(t, r.stdout, "nothing half-printed")
 		})
 	}
-}
-
-func TestStatesHelpAndExitCodes(t *testing.T) {
-	t.Parallel()
-	stdout, stderr, err := runStatesFor(t, "--help")
-	require.NoError(t, err)
-	assert.Empty(t, stdout)
-	assert.Contains(t, stderr, "-format")
-	assert.Contains(t, stderr, "upgrade, install or all")
-
-	getenv := func(string) string { return "" }
-	var out, errOut bytes.Buffer
-	assert.Equal(t, 2, run(context.Background(), []string{"states", "--format", "png"}, getenv, &out, &errOut))
-	assert.True(t, strings.HasPrefix(errOut.String(), "concourse-ci-machine states: usage: unknown --format"), errOut.String())
-	out.Reset()
-	assert.Equal(t, 0, run(context.Background(), []string{"states", "--machine", "upgrade"}, getenv, &out, &errOut))
-	assert.Equal(t, fsm.TextTable(fsm.UpgradeTable(), docNotes), out.String())
 }
 
 // TestDocsStatesUpToDate fails when docs/states.md differs from what the

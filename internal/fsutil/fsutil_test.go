@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -93,25 +92,6 @@ func TestWriteFileErrors(t *testing.T) {
 	assertOnlyEntries(t, dir, "tmpfile-dir", "plain temp-dir")
 }
 
-// A write that does not fit loses nothing: the old file stays whole and no
-// temporary file is left. Each write path gets its own small tmpfs.
-func TestWriteFileFullDiskKeepsOldContent(t *testing.T) {
-	t.Parallel()
-	for name, w := range map[string]Writer{"tmpfile": {}, "plain temp": {PlainTemp: true}} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			mountTmpfs(t, dir, "1m")
-			path := filepath.Join(dir, "marker")
-			require.NoError(t, w.WriteFile(path, []byte("old"), 0o644))
-			err := w.WriteFile(path, make([]byte, 2<<20), 0o644)
-			require.ErrorIs(t, err, syscall.ENOSPC)
-			assertFile(t, path, "old", 0o644)
-			assertOnlyEntries(t, dir, "marker")
-		})
-	}
-}
-
 func TestTmpfileUnsupported(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -151,13 +131,6 @@ func TestRemoveIfExists(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, removed)
 	assert.NoDirExists(t, tree)
-}
-
-func mountTmpfs(t *testing.T, dir, size string) {
-	t.Helper()
-	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput()
-	require.NoError(t, err, "mount a %s tmpfs (the tests run as root): %s", size, out)
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
 }
 
 func assertFile(t *testing.T, path, content string, perm fs.FileMode) {

@@ -62,8 +62,7 @@ func TestBuildHostileVariantsAreDistinct(t *testing.T) {
 
 func TestServerCountsHitsAndInjectsFaults(t *testing.T) {
 	t.Parallel()
-	srv := NewServer()
-	t.Cleanup(srv.Close)
+	srv := NewTestServer(t)
 	data := Tarball("1.0.0")
 	srv.AddRelease("1.0.0", data)
 	srv.InjectFault(ReleasePath("1.0.0"), Fault{Kind: FaultStatus, Status: http.StatusBadGateway})

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -268,4 +269,16 @@ func (s *Server) drop(w http.ResponseWriter, body []byte, after int64) {
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0) // close with RST, as a dying proxy would
 	}
+}
+
+// NewTestServer starts a Server that the test closes when it ends, serving
+// Tarball(v) for each of versions.
+func NewTestServer(t testing.TB, versions ...string) *Server {
+	t.Helper()
+	s := NewServer()
+	t.Cleanup(s.Close)
+	for _, v := range versions {
+		s.AddRelease(v, Tarball(v))
+	}
+	return s
 }

@@ -1,8 +1,7 @@
 // Package storagetest holds the file-system fixtures that the tests of
-// storage and of the rooms above it share: snapshots of a tree, small files,
-// a tmpfs or read-only mount (root only, removed at cleanup) and a disk
-// filled to the last byte. It must not import storage, whose tests import
-// it.
+// storage and of the rooms above it share: snapshots of a tree, small files
+// and a disk filled to the last byte (the mounts that need root are in
+// internal/mounttest). It must not import storage, whose tests import it.
 package storagetest
 
 import (
@@ -11,9 +10,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -88,49 +85,4 @@ func FillDisk(t testing.TB, path string) {
 	closeErr := f.Close()
 	require.ErrorIs(t, err, syscall.ENOSPC)
 	require.NoError(t, closeErr)
-}
-
-// MountTmpfs mounts a tmpfs of the given size (e.g. "1m") at dir and
-// unmounts it at cleanup. It needs root; without it the test fails.
-func MountTmpfs(t *testing.T, dir, size string) {
-	t.Helper()
-	requireRoot(t, mount("-t", "tmpfs", "-o", "size="+size, "tmpfs", dir), "a small tmpfs")
-	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-}
-
-// MountReadOnly makes dst a read-only bind mount of src (chmod 555 does
-// not stop root) and unmounts it at cleanup.
-func MountReadOnly(t *testing.T, src, dst string) {
-	t.Helper()
-	requireRoot(t, mount("--bind", src, dst), "a read-only bind mount")
-	t.Cleanup(func() { _ = exec.Command("umount", dst).Run() })
-	requireRoot(t, mount("-o", "remount,ro,bind", dst), "a read-only bind mount")
-}
-
-// requireRoot fails the test when a root-only fixture cannot be set up: a
-// skipped test would pass without testing anything.
-func requireRoot(t testing.TB, err error, what string) {
-	t.Helper()
-	if err != nil {
-		t.Fatalf("cannot set up %s (run the tests as root, as .ci/run does): %v", what, err)
-	}
-}
-
-func mount(args ...string) error {
-	out, err := exec.Command("mount", args...).CombinedOutput()
-	if err != nil {
-		return errors.New("mount " + strings.Join(args, " ") + ": " + err.Error() + ": " + strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// ChildArgs are the arguments after "--" of a test binary that re-executed
-// itself as a helper process (the standard helper-process pattern).
-func ChildArgs() []string {
-	for i, a := range os.Args {
-		if a == "--" {
-			return os.Args[i+1:]
-		}
-	}
-	return nil
 }

@@ -1,15 +1,20 @@
+//go:build !unit
+
+// Tests that need root (they mount): `make unit` (-tags unit) leaves them
+// out; `make test` runs them.
+
 package storage
 
 import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/mounttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +24,7 @@ import (
 func fullDiskVolume(t *testing.T) *Volume {
 	t.Helper()
 	root := t.TempDir()
-	volMountTmpfs(t, root, "1m")
+	mounttest.Tmpfs(t, root, "1m")
 	v, err := OpenVolume(root, clockAt(testEpoch))
 	require.NoError(t, err)
 	require.NoError(t, v.Full())
@@ -80,11 +85,7 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	require.NoError(t, err, "taking the lock writes nothing before recovery")
 	defer l.Release()
 
-	rec := l.Recovered()
-	require.NotNil(t, rec)
-	assert.Equal(t, dead.Unit, rec.Unit)
-	assert.Equal(t, dead.PID, rec.PID)
-	assert.Equal(t, dead.Version, rec.Version)
+	requireRecovered(t, l, dead)
 	assert.Contains(t, l.Removed(), partial)
 	assert.Contains(t, l.Removed(), v.Path(ProgressFile))
 	assert.NoDirExists(t, partial)
@@ -162,20 +163,6 @@ func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
 	l, err = v2.TryLock(Holder{Unit: "concourse/1"})
 	require.NoError(t, err, "free again after Release")
 	require.NoError(t, l.Release())
-}
-
-// listNames lists the entries of dir whose names contain part.
-func listNames(t *testing.T, dir, part string) []string {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var names []string
-	for _, e := range entries {
-		if strings.Contains(e.Name(), part) {
-			names = append(names, e.Name())
-		}
-	}
-	return names
 }
 
 // findProblem returns the first problem of kind in r.

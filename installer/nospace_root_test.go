@@ -1,3 +1,8 @@
+//go:build !unit
+
+// Tests that need root (they mount): `make unit` (-tags unit) leaves them
+// out; `make test` runs them.
+
 package installer
 
 import (
@@ -13,6 +18,7 @@ import (
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/mounttest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/storagetest"
@@ -22,7 +28,7 @@ import (
 func tmpfsVolume(t *testing.T, size string) *storage.Volume {
 	t.Helper()
 	dir := t.TempDir()
-	storagetest.MountTmpfs(t, dir, size)
+	mounttest.Tmpfs(t, dir, size)
 	return openVolume(t, dir)
 }
 
@@ -46,7 +52,7 @@ func TestInstallOnFullDisk(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			v := tmpfsVolume(t, "2m")
-			srv := servePlain(t, "1.0.0")
+			srv := releasetest.NewTestServer(t, "1.0.0")
 			srv.AddRelease("7.14.3", big)
 			_, err = New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("1.0.0"))
 			require.NoError(t, err)
@@ -111,7 +117,9 @@ func TestInstallSpaceEstimate(t *testing.T) {
 	t.Run("from the download's size and the previous release", func(t *testing.T) {
 		t.Parallel()
 		v := tmpfsVolume(t, "3m")
-		srv := serve(t, map[string][]byte{"7.14.2": tarball("7.14.2"), "7.14.3": tarball("7.14.3")})
+		srv := releasetest.NewTestServer(t)
+		srv.AddRelease("7.14.2", tarball("7.14.2"))
+		srv.AddRelease("7.14.3", tarball("7.14.3"))
 		_, err := New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Install(context.Background(), ver("7.14.2"))
 		require.NoError(t, err, "3 MiB free, a 1 MiB release")
 		_, err = New(v, testOpts("concourse/0", srv.BaseURL(), &recorder{})).Stage(context.Background(), ver("7.14.3"))
@@ -131,7 +139,8 @@ func TestInstallSpaceEstimate(t *testing.T) {
 	t.Run("the operator's figure", func(t *testing.T) {
 		t.Parallel()
 		v := tmpfsVolume(t, "3m")
-		srv := serve(t, map[string][]byte{"7.14.3": tarball("7.14.3")})
+		srv := releasetest.NewTestServer(t)
+		srv.AddRelease("7.14.3", tarball("7.14.3"))
 		opts := testOpts("concourse/0", srv.BaseURL(), &recorder{})
 		opts.SpaceNeeded = 5 << 20
 		_, err := New(v, opts).Install(context.Background(), ver("7.14.3"))
