@@ -249,10 +249,12 @@ func BenchmarkDispatchColdStart(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for _, hook := range []string{"update-status", "collect-metrics"} {
 			before := len(c.Took(hook))
-			for n := 0; n < 100; n++ {
+			for n := 1; n <= 100; n++ {
+				// One at a time: Juju (and the model) coalesce a hook that
+				// is already pending.
 				c.Model.Trigger("concourse/0", hook)
+				require.NoError(b, c.WaitFor(ctx, time.Minute, hook, func() (bool, error) { return len(c.Took(hook)) >= before+n, nil }))
 			}
-			require.NoError(b, c.WaitFor(ctx, 5*time.Minute, hook, func() (bool, error) { return len(c.Took(hook)) >= before+100, nil }))
 			runs := c.Took(hook)[before:]
 			sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
 			b.ReportMetric(float64(runs[len(runs)/2].Microseconds())/1000, "ms-median-"+hook)
