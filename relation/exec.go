@@ -246,6 +246,12 @@ func (x Exec) OpenPort(ctx context.Context, port int, protocol string) error {
 	return err
 }
 
+// ClosePort runs `close-port PORT/PROTOCOL`.
+func (x Exec) ClosePort(ctx context.Context, port int, protocol string) error {
+	_, err := x.run(ctx, nil, "close-port", strconv.Itoa(port)+"/"+protocol)
+	return err
+}
+
 // NetworkGet runs `network-get BINDING --format=json`.
 func (x Exec) NetworkGet(ctx context.Context, binding string) (Network, error) {
 	var n Network

@@ -21,7 +21,7 @@ func fakeTools(t *testing.T, answers map[string]string, fail map[string]string) 
 	log = filepath.Join(dir, "calls")
 	tools := []string{"is-leader", "relation-ids", "relation-list", "relation-get", "relation-set", "config-get",
 		"action-get", "action-set", "action-fail", "action-log", "status-set", "application-version-set", "juju-log",
-		"storage-get", "storage-list", "resource-get", "open-port", "network-get", "secret-get"}
+		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "network-get", "secret-get"}
 	for _, tool := range tools {
 		answer := filepath.Join(dir, tool+".out")
 		require.NoError(t, os.WriteFile(answer, []byte(answers[tool]), 0o644))
@@ -125,6 +125,7 @@ func TestExecArgvForms(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/var/lib/juju/resources/concourse-release/x.tgz", path)
 	require.NoError(t, x.OpenPort(ctx, 8080, "tcp"))
+	require.NoError(t, x.ClosePort(ctx, 2222, "tcp"))
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0.5", n.IngressAddress())
@@ -153,6 +154,7 @@ func TestExecArgvForms(t *testing.T) {
 		{"storage-list", "concourse-data", "--format=json"},
 		{"resource-get", "concourse-release"},
 		{"open-port", "8080/tcp"},
+		{"close-port", "2222/tcp"},
 		{"network-get", "peers", "--format=json"},
 		{"secret-get", "secret:abc", "--format=json"},
 	}, calls(t, log))

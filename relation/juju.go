@@ -46,7 +46,11 @@ type Juju interface {
 	StorageList(ctx context.Context, name string) ([]string, error)
 	// ResourceGet fetches a charm resource and returns its local path.
 	ResourceGet(ctx context.Context, name string) (string, error)
+	// OpenPort opens a port ("tcp" or "udp") on the unit's machine.
 	OpenPort(ctx context.Context, port int, protocol string) error
+	// ClosePort closes a port the unit opened; closing one that is not
+	// open changes nothing (Juju treats it as a no-op, juju/juju#474).
+	ClosePort(ctx context.Context, port int, protocol string) error
 	NetworkGet(ctx context.Context, binding string) (Network, error)
 	SecretGet(ctx context.Context, uri string) (map[string]string, error)
 }

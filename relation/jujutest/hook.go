@@ -538,12 +538,36 @@ func (j hookJuju) ResourceGet(ctx context.Context, name string) (string, error) 
 
 func (j hookJuju) OpenPort(ctx context.Context, port int, protocol string) error {
 	defer j.lock()()
-	p := strconv.Itoa(port) + "/" + protocol
+	p, err := portName("open-port", port, protocol)
+	if err != nil {
+		return err
+	}
 	if !slices.Contains(j.h.unit.ports, p) {
 		j.h.unit.ports = append(j.h.unit.ports, p)
 		sort.Strings(j.h.unit.ports)
 	}
 	return nil
+}
+
+// ClosePort closes an open port; a port that is not open is no error, as
+// in Juju.
+func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) error {
+	defer j.lock()()
+	p, err := portName("close-port", port, protocol)
+	if err != nil {
+		return err
+	}
+	j.h.unit.ports = slices.DeleteFunc(j.h.unit.ports, func(open string) bool { return open == p })
+	return nil
+}
+
+// portName is a port as Ports lists it ("8080/tcp"), refused as Juju
+// refuses it: outside 1..65535 or a protocol other than tcp and udp.
+func portName(tool string, port int, protocol string) (string, error) {
+	if port < 1 || port > 65535 || (protocol != "tcp" && protocol != "udp") {
+		return "", &ToolError{Tool: tool, Message: fmt.Sprintf("invalid port range %d/%s", port, protocol)}
+	}
+	return strconv.Itoa(port) + "/" + protocol, nil
 }
 
 func (j hookJuju) NetworkGet(ctx context.Context, binding string) (relation.Network, error) {

@@ -391,3 +391,29 @@ func TestRelationBetweenTwoApplications(t *testing.T) {
 	assert.Equal(t, "web", peer, "a peer relation's other side is the unit's own application")
 	h.CutOff()
 }
+
+// Ports a unit opens show in Ports until it closes them; closing a port
+// that is not open is no error, and a port Juju would refuse is refused.
+func TestPortsOpenAndClose(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 1)
+	settle(t, m, r.dispatch)
+	m.Tick(0)
+	h := m.Begin("app/0")
+	j := h.Juju()
+	ctx := context.Background()
+	require.NoError(t, j.OpenPort(ctx, 8080, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
+	assert.Equal(t, []string{"2222/tcp", "8080/tcp"}, m.Ports("app/0"))
+	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"))
+	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"), "closing what is not open changes nothing")
+	require.NoError(t, j.ClosePort(ctx, 8080, "udp"), "another protocol's port is another port")
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+	var te *ToolError
+	require.ErrorAs(t, j.ClosePort(ctx, 0, "tcp"), &te)
+	require.ErrorAs(t, j.OpenPort(ctx, 70000, "tcp"), &te)
+	require.ErrorAs(t, j.OpenPort(ctx, 80, "sctp"), &te)
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+	h.CutOff()
+}

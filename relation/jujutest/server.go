@@ -30,7 +30,7 @@ const (
 func Tools() []string {
 	return []string{"is-leader", "relation-ids", "relation-list", "relation-get", "relation-set", "config-get",
 		"action-get", "action-set", "action-fail", "action-log", "status-set", "application-version-set", "juju-log",
-		"storage-get", "storage-list", "resource-get", "open-port", "network-get", "secret-get"}
+		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "network-get", "secret-get"}
 }
 
 // Request is one tool call from a dispatch process.
@@ -373,17 +373,20 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 		}
 		path, err := j.ResourceGet(ctx, f.pos[0])
 		return []byte(path + "\n"), err
-	case "open-port":
+	case "open-port", "close-port":
 		if len(f.pos) != 1 {
-			return nil, usage("open-port takes PORT/PROTOCOL")
+			return nil, usage("%s takes PORT/PROTOCOL", tool)
 		}
 		port, proto, _ := strings.Cut(f.pos[0], "/")
 		n, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, usage("open-port: %q is not a port", f.pos[0])
+			return nil, usage("%s: %q is not a port", tool, f.pos[0])
 		}
 		if proto == "" {
 			proto = "tcp"
+		}
+		if tool == "close-port" {
+			return nil, j.ClosePort(ctx, n, proto)
 		}
 		return nil, j.OpenPort(ctx, n, proto)
 	case "network-get":

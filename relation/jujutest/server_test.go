@@ -86,6 +86,9 @@ func TestExecThroughToolsAgreesWithTheModel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"concourse-data/0"}, sids)
 	require.NoError(t, x.OpenPort(ctx, 8080, "tcp"))
+	require.NoError(t, x.OpenPort(ctx, 2222, "tcp"))
+	require.NoError(t, x.ClosePort(ctx, 2222, "tcp"))
+	require.NoError(t, x.ClosePort(ctx, 2223, "tcp"), "closing a port that is not open is no error")
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, m.Unit("app/0").Address, n.IngressAddress())
@@ -122,6 +125,8 @@ func TestToolsRefuseBadArgv(t *testing.T) {
 		{"relation-get", "--format=json", "-r", "peers:0", "app/0"},
 		{"status-set"},
 		{"open-port", "http"},
+		{"close-port"},
+		{"close-port", "2222/tcp", "8080/tcp"},
 		{"teleport"},
 	} {
 		_, err := call(context.Background(), j, argv, nil)
