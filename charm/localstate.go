@@ -33,6 +33,9 @@ type localState struct {
 	// leader (committed or not), so a rebuilt record never reuses one.
 	WrittenGeneration uint64 `json:"written_generation,omitempty"`
 	WrittenRevision   uint64 `json:"written_revision,omitempty"`
+	// OpenedPorts are the ports this unit opened ("8080/tcp"), so that
+	// one it no longer serves is closed (see syncPorts).
+	OpenedPorts []string `json:"opened_ports,omitempty"`
 }
 
 type phaseSeen struct {

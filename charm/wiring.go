@@ -65,7 +65,7 @@ func (h *hook) readWiring(ctx context.Context) error {
 
 // publishWiring writes what others need of this unit: the leader's
 // PostgreSQL request and TSA offer, a worker's key to a related web
-// application, and web's open ports.
+// application, and the ports web serves (see syncPorts).
 func (h *hook) publishWiring(ctx context.Context) error {
 	j := h.d.Juju
 	if h.leader && h.wire.pg != nil {
@@ -88,19 +88,7 @@ func (h *hook) publishWiring(ctx context.Context) error {
 			return err
 		}
 	}
-	if h.roles.Web && h.wire.portsErr == nil {
-		if err := j.OpenPort(ctx, h.wire.ports.Web, "tcp"); err != nil {
-			return err
-		}
-		if h.wire.tsaRelations > 0 {
-			// Workers of other applications (other models, too) reach
-			// the TSA from outside.
-			if err := j.OpenPort(ctx, h.wire.ports.TSA, "tcp"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return h.syncPorts(ctx)
 }
 
 // wiringFacts adds to the unit's peer facts what the wiring publishes: the
