@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
@@ -111,7 +112,79 @@ func adviceTable() []advice {
 		{"ToolError", as[*relation.ToolError](), relation.Blocked, func(err error, app string) string {
 			return "A Juju hook tool failed: " + err.Error()
 		}},
+
+		// Ghost workers and the worker's preconditions on its machine
+		// (prune.go, preconditions.go). Pruning is best effort: its
+		// lines are notes on an active status.
+		// PruneError does not unwrap, so that no line above takes it for
+		// its cause.
+		{"PruneError/unreachable", pruneErrorOf[*concourse.UnreachableError](), relation.Active, func(err error, app string) string {
+			return pruning(err) + ": web's API did not answer; retried on update-status"
+		}},
+		{"PruneError/login", pruneErrorOf[*concourse.LoginError](), relation.Active, func(err error, app string) string {
+			e := unwrapAs[*PruneError](err)
+			return fmt.Sprintf("%s: web refused the admin's login; by hand: fly prune-worker -w %s", pruning(err), e.Workers[0])
+		}},
+		{"PruneError", as[*PruneError](), relation.Active, func(err error, app string) string {
+			return pruning(err) + ": " + unwrapAs[*PruneError](err).Err.Error()
+		}},
+		{"PruneGaveUpError", as[*PruneGaveUpError](), relation.Active, func(err error, app string) string {
+			e := unwrapAs[*PruneGaveUpError](err)
+			return fmt.Sprintf("gave up pruning worker %s after %s (%s): prune it with fly once it stalls", e.Worker, shortDuration(e.After), e.lastState())
+		}},
+		{"NoNestingError", as[*NoNestingError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*NoNestingError](err)
+			name := e.Container
+			if name == "" {
+				name = "CONTAINER"
+			}
+			fix := fmt.Sprintf("Worker needs LXD nesting: lxc config set %s security.nesting=true; restart it", name)
+			return firstThatFits(fix+" (or the charm's lxd-profile)", fix)
+		}},
+		{"SharedContainerdError", as[*SharedContainerdError](), relation.Blocked, func(err error, app string) string {
+			e := unwrapAs[*SharedContainerdError](err)
+			fix := fmt.Sprintf("juju config %s worker-runtime=houdini (or guardian), or one unit per machine", app)
+			return firstThatFits(fmt.Sprintf("containerd is taken by %s: %s", e.Other, fix), "containerd is taken here: "+fix)
+		}},
 	}, wiringAdvice()...)
+}
+
+// pruneErrorOf matches a *PruneError whose cause is a T.
+func pruneErrorOf[T error]() func(error) bool {
+	return func(err error) bool {
+		var target T
+		e := unwrapAs[*PruneError](err)
+		return e != nil && errors.As(e.Err, &target)
+	}
+}
+
+// firstThatFits is the first line that fits `juju status` whole (the last
+// one, cut, when none does).
+func firstThatFits(lines ...string) string {
+	for _, l := range lines {
+		if len(l) <= relation.MaxStatusLen {
+			return l
+		}
+	}
+	return lines[len(lines)-1]
+}
+
+// shortDuration drops a duration's zero seconds: "1h10m".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		return strings.TrimSuffix(s, "0s")
+	}
+	return s
+}
+
+// pruning starts a PruneError's line: which workers are pending.
+func pruning(err error) string {
+	workers := unwrapAs[*PruneError](err).Workers
+	if len(workers) == 1 {
+		return "pruning stalled worker " + workers[0]
+	}
+	return "pruning stalled workers " + strings.Join(workers, ", ")
 }
 
 // wiringAdvice explains what keeps web or a worker from running: the

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
@@ -36,6 +37,14 @@ type Deps struct {
 	// generates them; concourse.DefaultKeyBits when zero. Models that
 	// deploy hundreds of clusters use smaller keys; production never does.
 	KeyBits int
+	// ConcourseAPI says how a unit reaches its own web's API (web listens
+	// on webPort): the base URL and the HTTP client. Nil: the loopback
+	// address, http://127.0.0.1:PORT, with a client whose requests time
+	// out in a few seconds (see defaultConcourseAPI).
+	ConcourseAPI func(webPort int) (baseURL string, client *http.Client)
+	// Host is where the charm looks at its machine besides systemd (see
+	// Host).
+	Host Host
 }
 
 // Volume is where a unit's releases live: the shared volume, or the unit's

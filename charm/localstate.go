@@ -36,6 +36,13 @@ type localState struct {
 	// OpenedPorts are the ports this unit opened ("8080/tcp"), so that
 	// one it no longer serves is closed (see syncPorts).
 	OpenedPorts []string `json:"opened_ports,omitempty"`
+	// Prune lists the workers this unit means to prune once the ATC shows
+	// them stalled (see prune.go).
+	Prune []pendingPrune `json:"prune,omitempty"`
+	// WorkerRuntime is the runtime of the worker this unit runs, or is
+	// about to run ("" when none), for the other units on its machine to
+	// see (see containerdHolder).
+	WorkerRuntime string `json:"worker_runtime,omitempty"`
 }
 
 type phaseSeen struct {

@@ -75,12 +75,16 @@ func Run(ctx context.Context, hc relation.Context, d Deps) error {
 	case hc.Kind == relation.KindHook && !knownHook(hc.Hook):
 		return d.Juju.Log(ctx, relation.LogInfo, "hook "+hc.Hook+" is not one this charm handles; nothing to do")
 	default:
+		h.noteDeparture()
 		err = h.reconcile(ctx)
 		if err == nil && hc.Kind == relation.KindAction {
 			err = h.runAction(ctx)
 		}
 		if err == nil {
 			err = h.writeDecision(ctx)
+		}
+		if err == nil {
+			h.pruneWorkers(ctx)
 		}
 	}
 	if err != nil {

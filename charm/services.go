@@ -21,6 +21,7 @@ func (h *hook) runServices(ctx context.Context, want fsm.Want, staged bool) erro
 		}
 		if !h.hasRole(role) {
 			target = version.Version{}
+			h.releaseRuntime(role)
 		}
 		if target.IsZero() {
 			h.stopService(ctx, role, name)
@@ -29,6 +30,7 @@ func (h *hook) runServices(ctx context.Context, want fsm.Want, staged bool) erro
 		if stop, err := h.roleHeld(role); err != nil {
 			h.hold(err)
 			if stop {
+				h.releaseRuntime(role)
 				h.stopService(ctx, role, name)
 			}
 			continue
@@ -55,6 +57,9 @@ func (e *ReleaseNotReadyError) Error() string {
 
 // ensureRunning installs the role's unit pinned to v and makes it run v.
 func (h *hook) ensureRunning(ctx context.Context, role Role, name string, v version.Version) {
+	if role == RoleWorker {
+		h.local.WorkerRuntime = h.cfg.WorkerRuntime // before it starts: see containerdHolder
+	}
 	u, err := h.renderUnit(ctx, role, v)
 	if err != nil {
 		h.problems = append(h.problems, err)
@@ -88,6 +93,9 @@ func (h *hook) ensureRunning(ctx context.Context, role Role, name string, v vers
 	}
 	if err := h.d.Services.SetEnabled(ctx, name, true); err != nil {
 		h.problems = append(h.problems, fmt.Errorf("enable %s: %w", name, err))
+	}
+	if role == RoleWorker {
+		h.forgetPrune(h.hc.Unit) // it registered again
 	}
 }
 
@@ -144,6 +152,7 @@ func (h *hook) leave(ctx context.Context) error {
 			return fmt.Errorf("remove %s: %w", name, err)
 		}
 		delete(h.local.Installed, name)
+		h.releaseRuntime(role)
 	}
 	h.openVolume(ctx)
 	if h.vol != nil {
@@ -157,10 +166,22 @@ func (h *hook) leave(ctx context.Context) error {
 
 // noteDrain remembers how the worker's last stop ended and says so in the
 // status when builds may have been cut short or the ATC did not hear of it.
+// Then the ATC keeps the worker registered until it stalls: it is queued
+// for pruning (see prune.go) unless it starts again first.
 func (h *hook) noteDrain(outcome services.Outcome) {
 	h.local.LastDrain = outcome.String()
 	switch outcome {
 	case services.NotHeard, services.Terminated, services.Killed:
 		h.notes = append(h.notes, "the worker's last stop: "+outcome.String())
+		h.queuePrune(h.hc.Unit)
+	}
+}
+
+// releaseRuntime says this unit runs no worker any more (role dropped,
+// refused, removed), so its runtime is free for the other units on its
+// machine.
+func (h *hook) releaseRuntime(role Role) {
+	if role == RoleWorker {
+		h.local.WorkerRuntime = ""
 	}
 }

@@ -2,6 +2,7 @@ package charm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -236,6 +237,12 @@ func (h *hook) roleHeld(role Role) (stop bool, err error) {
 		if fs.Network {
 			return false, &NetworkWorkDirError{Filesystem: fs.Type, Driver: h.cfg.BaggageclaimDriver}
 		}
+	}
+	if err := h.workerPreconditions(); err != nil {
+		// A second containerd worker would take over the first one's
+		// socket: it must not run.
+		var shared *SharedContainerdError
+		return errors.As(err, &shared), err
 	}
 	if _, err := h.workerTSA(); err != nil {
 		return false, err

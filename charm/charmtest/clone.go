@@ -70,6 +70,8 @@ func (m *Machine) clone(w *World) *Machine {
 		c.svcs[name] = &cp
 	}
 	c.Journal = slices.Clone(m.Journal)
+	c.registered = maps.Clone(m.registered)
+	c.drainOutcome = m.drainOutcome
 	return c
 }
 
@@ -146,6 +148,9 @@ func (w *World) Key() string {
 		for _, svc := range slices.Sorted(maps.Keys(m.svcs)) {
 			s := m.svcs[svc]
 			fmt.Fprintf(&b, "svc %s %s release=%s active=%v enabled=%v running=%s\n", name, svc, s.release, s.active, s.enabled, s.running)
+		}
+		for _, worker := range slices.Sorted(maps.Keys(m.registered)) {
+			fmt.Fprintf(&b, "atc %s %s %s\n", name, worker, m.registered[worker])
 		}
 		m.mu.Unlock()
 		if data, err := os.ReadFile(filepath.Join(w.stateDir(name), "charm-state.json")); err == nil {

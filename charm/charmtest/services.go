@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
@@ -27,6 +28,13 @@ type Machine struct {
 	svcs  map[string]*service
 	// Journal records every start and stop, for traces.
 	Journal []string
+	// registered is what the ATC knows of the workers this machine ran,
+	// by worker name (CONCOURSE_NAME): running, landed, stalled, ...
+	// (see ATC). A registration outlives the unit file.
+	registered map[string]string
+	// drainOutcome is how the next worker stops end (Drained unless a
+	// test says otherwise).
+	drainOutcome services.Outcome
 }
 
 type service struct {
@@ -42,7 +50,7 @@ type service struct {
 var _ charm.Services = (*Machine)(nil)
 
 func newMachine(w *World, unit string) *Machine {
-	return &Machine{unit: unit, world: w, svcs: map[string]*service{}}
+	return &Machine{unit: unit, world: w, svcs: map[string]*service{}, registered: map[string]string{}, drainOutcome: services.Drained}
 }
 
 // Install records the unit file and the release it pins. It refuses a
@@ -105,7 +113,37 @@ func (m *Machine) Start(ctx context.Context, name string) error {
 func (m *Machine) start(name string, s *service, why string) {
 	s.active, s.running = true, s.release
 	m.Journal = append(m.Journal, fmt.Sprintf("%s %s %s", why, name, s.release))
+	if s.role == charm.RoleWorker {
+		m.registered[workerName(s)] = concourse.WorkerRunning // it registers with the TSA
+	}
 	m.world.started(m.unit, s.role, s.release, why)
+}
+
+// workerName is the name a worker registers under.
+func workerName(s *service) string { return s.unit.Env["CONCOURSE_NAME"] }
+
+// drained records how a worker's drain ended in the ATC: retired, it is
+// gone; landed, it stays registered; an ATC that did not hear the end
+// (NotHeard, or cut short) shows it stalled once its heartbeats stop.
+func (m *Machine) drained(s *service, retire bool) services.Outcome {
+	name := workerName(s)
+	switch {
+	case m.drainOutcome != services.Drained:
+		m.registered[name] = concourse.WorkerStalled
+	case retire:
+		delete(m.registered, name)
+	default:
+		m.registered[name] = concourse.WorkerLanded
+	}
+	return m.drainOutcome
+}
+
+// SetDrainOutcome makes the machine's next worker stops end as o
+// (services.NotHeard, Terminated, Killed; Drained by default).
+func (m *Machine) SetDrainOutcome(o services.Outcome) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.drainOutcome = o
 }
 
 // Restart stops and starts the unit on what its file pins now.
@@ -128,8 +166,17 @@ func (m *Machine) stop(name string, s *service) {
 	m.Journal = append(m.Journal, "stop "+name)
 }
 
-// Stop stops the unit; a running worker drains cleanly.
+// Stop stops the unit; a running worker lands (see SetDrainOutcome).
 func (m *Machine) Stop(ctx context.Context, name string) (services.Outcome, error) {
+	return m.drain(name, false)
+}
+
+// Retire stops the unit for good; a running worker retires.
+func (m *Machine) Retire(ctx context.Context, name string, offline []string) (services.Outcome, error) {
+	return m.drain(name, true)
+}
+
+func (m *Machine) drain(name string, retire bool) (services.Outcome, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.svc(name)
@@ -143,12 +190,7 @@ func (m *Machine) Stop(ctx context.Context, name string) (services.Outcome, erro
 	if s.role == charm.RoleWeb {
 		return services.Stopped, nil
 	}
-	return services.Drained, nil
-}
-
-// Retire stops the unit for good.
-func (m *Machine) Retire(ctx context.Context, name string, offline []string) (services.Outcome, error) {
-	return m.Stop(ctx, name)
+	return m.drained(s, retire), nil
 }
 
 // SetEnabled records start at boot.
@@ -191,6 +233,9 @@ func (m *Machine) Reboot() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for name, s := range m.svcs {
+		if s.active && s.role == charm.RoleWorker {
+			m.registered[workerName(s)] = concourse.WorkerStalled // killed with the machine
+		}
 		s.active, s.running = false, version.Version{}
 		if s.enabled {
 			m.start(name, s, "boot")

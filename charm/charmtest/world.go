@@ -46,6 +46,10 @@ type Options struct {
 	// Environ is the charm's environment (Deps.Environ), e.g. Juju's
 	// proxy settings.
 	Environ map[string]string
+	// OneMachine puts every unit on one machine: each sees the others'
+	// state directories (charm.Host.StateBase). Otherwise each unit has
+	// a machine of its own.
+	OneMachine bool
 }
 
 // PostgresMode is how a world's PostgreSQL behaves.
@@ -111,6 +115,8 @@ type World struct {
 	// the volume: a test makes that switch slow, and lets other units act
 	// meanwhile.
 	OnSwitch func(unit string)
+	// atc is the world's Concourse API (see atc.go).
+	atc atc
 }
 
 // New builds a world in dir (a test's temp dir) and deploys its units.
@@ -183,8 +189,16 @@ func (w *World) answerPostgres() {
 	}
 }
 
-// Close stops the release server.
-func (w *World) Close() { w.Server.Close() }
+// Close stops the release server and the ATC's socket (see ServeATC).
+func (w *World) Close() {
+	w.Server.Close()
+	w.mu.Lock()
+	srv := w.atc.server
+	w.mu.Unlock()
+	if srv != nil {
+		srv.Close()
+	}
+}
 
 // sharedDir is the shared volume of the world's first application.
 func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
@@ -254,6 +268,10 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 		}
 	}
 	environ := maps.Clone(w.opts.Environ)
+	host := charm.Host{Root: w.HostRoot()}
+	if w.opts.OneMachine {
+		host.StateBase = filepath.Join(w.Dir, "state")
+	}
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
 		return charm.Run(ctx, hc, charm.Deps{
 			Juju:       j,
@@ -265,10 +283,17 @@ func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
 			Environ:    func(k string) string { return environ[k] },
 			// Small keys: a world deploys many clusters; the size is
 			// concourse's to test.
-			KeyBits: 1024,
+			KeyBits:      1024,
+			ConcourseAPI: w.concourseAPI,
+			Host:         host,
 		})
 	}
 }
+
+// HostRoot is where the units read their machine's /run and /proc
+// (charm.Host.Root): empty, so no unit is in a container, until a test
+// writes the files it fakes there.
+func (w *World) HostRoot() string { return filepath.Join(w.Dir, "host") }
 
 // countingVolume counts the stages that put a release on a volume that
 // lacked it, and fails the ones a test asked to fail (a cut connection).

@@ -68,6 +68,9 @@ func runDispatch(ctx context.Context, getenv func(string) string, stderr io.Writ
 		Clock:    time.Now,
 		Binary:   self,
 		Environ:  getenv,
+		// Every unit of the charm on this machine keeps its state under
+		// stateBase: the charm finds the others there.
+		Host: charm.Host{StateBase: stateBase},
 	}
 	if err := charm.Run(ctx, hc, deps); err != nil {
 		fmt.Fprintf(stderr, "concourse-ci-machine: %s on %s: %v\n", hc.DispatchPath, hc.Unit, err)

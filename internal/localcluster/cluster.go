@@ -122,6 +122,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	cfg["release-url"] = c.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
 	cfg["version"] = opts.Releases[0]
 	cfg["drain-timeout"] = "90s"
+	// Every unit runs on this one machine, which has one containerd: the
+	// charm refuses a second containerd worker (charm/preconditions.go).
+	cfg["worker-runtime"] = "houdini"
 	maps.Copy(cfg, opts.Config)
 	c.Model = jujutest.NewModel("local", time.Now())
 	c.Model.Deploy(opts.App, c.dir("charm"), cfg)

@@ -297,6 +297,13 @@ func (m *Model) SetConfig(appName string, changes map[string]any) {
 	m.tracef("config of %s: %v", appName, changes)
 }
 
+// Config is the application's configuration now.
+func (m *Model) Config(appName string) map[string]any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.apps[appName].config)
+}
+
 // RunAction queues an action on a unit (`juju run unit action k=v`) and
 // returns it; it has run once Done is set.
 func (m *Model) RunAction(unit, name string, params map[string]any) *Action {
