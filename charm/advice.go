@@ -122,8 +122,7 @@ func adviceTable() []advice {
 			return pruning(err) + ": web's API did not answer; retried on update-status"
 		}},
 		{"PruneError/login", pruneErrorOf[*concourse.LoginError](), relation.Active, func(err error, app string) string {
-			e := unwrapAs[*PruneError](err)
-			return fmt.Sprintf("%s: web refused the admin's login; by hand: fly prune-worker -w %s", pruning(err), e.Workers[0])
+			return pruning(err) + ": web refused the admin's login; prune it with fly"
 		}},
 		{"PruneError", as[*PruneError](), relation.Active, func(err error, app string) string {
 			return pruning(err) + ": " + unwrapAs[*PruneError](err).Err.Error()

@@ -216,7 +216,7 @@ func TestPruneAndPreconditionAdvice(t *testing.T) {
 			"pruning stalled worker prod-concourse-ci-machine-12: web's API did not answer; retried on update-status"},
 		{&PruneError{Workers: []string{"a", "b"}, Err: unreachable}, relation.Active, "pruning stalled workers a, b: web's API did not answer; retried on update-status"},
 		{&PruneError{Workers: []string{"w"}, Err: &concourse.LoginError{URL: "http://x/sky/issuer/token", User: "admin", Status: 401}}, relation.Active,
-			"pruning stalled worker w: web refused the admin's login; by hand: fly prune-worker -w w"},
+			"pruning stalled worker w: web refused the admin's login; prune it with fly"},
 		{&PruneError{Workers: []string{"w"}, Err: &NotReadyError{Reason: "web has not started yet"}}, relation.Active, "pruning stalled worker w: web has not started yet"},
 		{&PruneError{Workers: []string{"w"}, Err: &concourse.APIError{Op: "list workers", URL: "http://x/api/v1/workers", Status: 500}}, relation.Active,
 			"pruning stalled worker w: concourse API list workers: http://x/api/v1/workers answered 500 Internal Server Error"},

@@ -97,11 +97,14 @@ func (h *hook) pruneWorkers(ctx context.Context) {
 		if waited < h.cfg.DrainTimeout+pruneGrace {
 			return false
 		}
+		if !web {
+			// Some unit that runs web noted the same departure.
+			_ = h.d.Juju.Log(ctx, relation.LogDebug, fmt.Sprintf("forgetting worker %s of %s: this unit runs no web to prune it", p.Worker, p.Unit))
+			return true
+		}
 		gaveUp := &PruneGaveUpError{Worker: p.Worker, Unit: p.Unit, State: p.State, After: waited.Round(time.Minute)}
 		_ = h.d.Juju.Log(ctx, relation.LogWarning, gaveUp.Error())
-		if web {
-			h.notes = append(h.notes, h.adviceLine(gaveUp))
-		}
+		h.notes = append(h.notes, h.adviceLine(gaveUp))
 		return true
 	})
 	if !web || len(h.local.Prune) == 0 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
+	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -225,6 +226,7 @@ func TestPruneIsGivenUpAfterItsBound(t *testing.T) {
 	assert.True(t, slices.ContainsFunc(w.Model.Logs("concourse/0"), func(l string) bool {
 		return strings.HasPrefix(l, "WARNING gave up pruning worker "+ghost)
 	}))
+	assert.Empty(t, pending(t, w, "concourse/1"), "a unit without web forgets it too")
 	calls := len(w.ATCCalls())
 	tick(t, w)
 	assert.Len(t, w.ATCCalls(), calls)
@@ -246,4 +248,20 @@ func TestOwnStalledWorkerIsPrunedByItsWeb(t *testing.T) {
 	assert.Equal(t, concourse.WorkerRunning, w.Workers()["test-concourse-0"], "the former leader runs a worker now")
 	noHookFailed(t, w)
 	assert.Empty(t, w.Violations())
+}
+
+// A worker whose stop for an upgrade the ATC did not hear is queued on its
+// own unit, and forgotten when it starts again (it registered anew): no
+// prune of a worker that runs, and nothing left pending.
+func TestOwnWorkerThatStartsAgainIsForgotten(t *testing.T) {
+	t.Parallel()
+	w := pruneWorld(t)
+	w.Machine("concourse/1").SetDrainOutcome(services.NotHeard)
+	startUpgrade(t, w, "7.14.4")
+	runUntil(t, w, 500, phaseIs(fsm.PhaseDownloading))
+	assert.Equal(t, []string{"test-concourse-1"}, pending(t, w, "concourse/1"), "its stop was not heard")
+	settled(t, w)
+	assert.Equal(t, concourse.WorkerRunning, w.Workers()["test-concourse-1"])
+	assert.Empty(t, pending(t, w, "concourse/1"), "it runs again")
+	assert.Zero(t, prunes(w, "test-concourse-1"))
 }
