@@ -14,7 +14,7 @@ TEST_TIMEOUT := 9m
 # so the tier leaves them out.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/services\(/\|$$\)')
 
-.PHONY: all help build unit test bench bench-all demo charm docs lint staticcheck clean
+.PHONY: all help build unit test soak bench bench-all demo charm docs lint staticcheck clean
 
 all: build
 
@@ -26,7 +26,9 @@ help:
 	@echo 'make bench      the mission figures: install against curl+sha1sum+tar, peak RSS, volume use'
 	@echo 'make bench-all  every benchmark of every package'
 	@echo 'make docs       regenerate docs/states.md from fsm/'
-	@echo 'make demo       3 local units share one volume (root: a private systemd)'
+	@echo 'make demo       3 local units of the real charm share one volume, then upgrade (root: a private systemd)'
+	@echo '                ARGS="--units 5 --json" passes flags (concourse-ci-demo -h lists them)'
+	@echo 'make soak       10,000 random upgrade schedules with faults, and every schedule of 3 units (long)'
 	@echo 'make charm      pack concourse-ci-machine.charm'
 
 # The version and commit `concourse-ci-machine version` prints. The go
@@ -37,6 +39,7 @@ STAMP = -X main.stampedVersion=$(shell git describe --tags --always --dirty 2>/d
 
 build:
 	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/concourse-ci-machine
+	$(GO) build -o bin/concourse-ci-demo ./cmd/concourse-ci-demo
 
 unit:
 	@echo '$(GO) test -count=1 -tags unit <every package but ./services/...>'
@@ -45,16 +48,27 @@ unit:
 test: lint
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# The mission's figures (see installer/bench_test.go), each a ratio measured
-# in one run.
+# The upgrade protocol's long searches (charm/charmtest): 10,000 random
+# schedules with faults and operator actions, and every schedule of an
+# upgrade on 3 units (one with its own volume) with up to 2 faults.
+soak:
+	$(GO) test -count=1 -timeout 6h -run '^(TestRandomSchedules|TestExhaustiveSchedules)$$' ./charm/charmtest \
+		-args -seeds=10000 -explore-units=3 -explore-faults=2
+
+# The mission's figures, each a ratio measured in one run: install against
+# curl+sha1sum+tar, peak RSS, volume use, racing units (installer/); an
+# upgrade of 10 and 50 units on the model (charm/charmtest); the built
+# dispatch's cold start (root: a private systemd).
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(InstallVsCurl|SharedVolume|RacingUnits)$$' -benchtime 1x -count=1 -timeout 20m ./installer
+	$(GO) test -run '^$$' -bench '^BenchmarkModelUpgrade$$' -benchtime 1x -count=1 -timeout 20m ./charm/charmtest
+	$(GO) test -run '^$$' -bench '^BenchmarkDispatchColdStart$$' -benchtime 1x -count=1 -timeout 20m ./cmd/concourse-ci-machine/dispatchtest
 
 bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./...
 
 demo: build
-	./$(BIN) demo
+	./bin/concourse-ci-demo $(ARGS)
 
 docs:
 	$(GO) run ./cmd/concourse-ci-machine states --format markdown > docs/states.md.tmp

@@ -44,13 +44,13 @@ func InstallTable() Table {
 			},
 			{
 				Name:      InstallWaiting,
-				Meaning:   "Another unit holds the volume lock (it is downloading or switching releases); this unit polls again with backoff (5 s, 10 s, then every 20 s).",
+				Meaning:   "Another unit holds the volume lock (it is downloading or switching releases); this unit looks again every 10 to 100 ms (jittered), and without the lock first, so it finishes within moments of the release being in place. A hook waits at most 10 minutes, then reports that it still waits and ends; its next hook looks again.",
 				WhenStuck: "If the status says the lock is stuck, the holder's process is alive but makes no progress: look at that unit's log and restart its agent; the lock is never stolen while its holder lives.",
 			},
 			{
 				Name:      InstallDownloading,
 				Meaning:   "This unit holds the volume lock, has written the in-progress marker and is downloading and unpacking V into a private partial directory.",
-				WhenStuck: "Check the unit's network path to the release URL (proxy settings juju-http-proxy/juju-https-proxy) or attach the release as a resource; if the unit died, the next lock holder cleans its partial data and starts over.",
+				WhenStuck: "The status shows the download's progress. If it does not move, the unit cannot reach the release URL (`juju model-config juju-http-proxy=...` for a proxy) or the server is slow: attach the release as a resource instead (`juju attach-resource APP concourse-release=./concourse-V-linux-amd64.tgz`). If the unit died, the next lock holder cleans its partial data and starts over.",
 			},
 			{
 				Name:      InstallVerifying,
@@ -65,7 +65,7 @@ func InstallTable() Table {
 			{
 				Name:      InstallFailed,
 				Meaning:   "The install stopped with an error; partial data was removed and `current` was left untouched.",
-				WhenStuck: "Fix what the error names (free space on the volume, release-sha256, the release URL or resource), then run `juju resolve` or change the version; the next hook retries.",
+				WhenStuck: "Fix what the status names (free space on the volume or `release-space`, `release-sha256`, the release URL or resource); the next hook retries by itself (update-status at the latest).",
 			},
 		},
 		Transitions: []Transition{
@@ -88,7 +88,7 @@ func InstallTable() Table {
 				From:   []string{InstallAbsent, InstallWaiting},
 				To:     InstallInstalled,
 				Who:    LockHolder,
-				Effect: "None on the network: the double-check under the lock found releases/V complete, so the unit reuses it (and switches `current` when activating).",
+				Effect: "None on the network: releases/V is complete (seen without the lock while waiting, or in the double-check under it), so the unit reuses it (and switches `current` when activating).",
 			},
 			{
 				Event:  InstallDownloaded,

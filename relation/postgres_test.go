@@ -131,16 +131,7 @@ func TestDecodePostgres(t *testing.T) {
 // settle runs hooks until none is queued, each with the given charm.
 func settle(t *testing.T, m *jujutest.Model, d jujutest.Dispatcher) {
 	t.Helper()
-	for i := 0; i < 1000; i++ {
-		ready := m.Ready()
-		if len(ready) == 0 {
-			return
-		}
-		h := m.Begin(ready[0])
-		_ = h.Run(context.Background(), d)
-		_ = h.Commit()
-	}
-	t.Fatalf("the model did not settle:\n%s", m)
+	require.NoError(t, m.Settle(context.Background(), d, 1000))
 }
 
 // A requirer's round trip: the leader asks, the provider answers late,

@@ -331,6 +331,7 @@ func (v *countingVolume) SwitchCurrent(ctx context.Context, unit string, ver ver
 	if hook != nil {
 		hook(unit)
 	}
+	v.w.switching(unit, ver, revision)
 	return v.Volume.SwitchCurrent(ctx, unit, ver, revision)
 }
 
@@ -576,6 +577,33 @@ func (w *World) started(unit string, role charm.Role, release version.Version, w
 		}
 		w.mu.Unlock()
 	}
+}
+
+// switching checks one attempt to move a volume's `current` against the
+// committed record: a unit acting on that very record (same revision) may
+// only point `current` where the record puts it. An attempt fenced by an
+// older revision is lag, which storage refuses or the next hook repairs.
+func (w *World) switching(unit string, release version.Version, revision uint64) {
+	app, _, _ := strings.Cut(unit, "/")
+	rec, err := w.governing(app)
+	if err != nil || rec.Revision != revision {
+		return
+	}
+	if want := allowedCurrent(rec); release != want {
+		w.violate("%s points current at %s while the committed record (revision %d, %s) puts it at %s", unit, release, rec.Revision, rec.Phase, want)
+	}
+}
+
+// allowedCurrent is where `current` belongs while rec is committed: the
+// target only once every member has stopped its worker (DOWNLOADING).
+func allowedCurrent(rec fsm.Record) version.Version {
+	switch rec.Phase {
+	case fsm.PhaseIdle:
+		return rec.Version
+	case fsm.PhaseDownloading, fsm.PhaseComplete:
+		return rec.TargetVersion
+	}
+	return rec.PreviousVersion
 }
 
 // allowedWorker is what a member's worker may run while rec is committed.

@@ -198,7 +198,12 @@ func printSummary(w io.Writer, s localcluster.Summary) {
 	}
 	fmt.Fprintf(w, "  volume: %d bytes for releases %s, %.2f times one release (%d bytes)\n", s.VolumeBytes, strings.Join(s.KeptReleases, ", "), s.VolumeRatio, s.ReleaseBytes)
 	for _, u := range sortedKeys(s.InstallSeconds) {
-		fmt.Fprintf(w, "  %s: active %.1fs after its first hook; its worker was down %.1fs in the upgrade\n", u, s.InstallSeconds[u], s.WorkerDowntime[u])
+		down, ok := s.WorkerDowntime[u]
+		if !ok {
+			fmt.Fprintf(w, "  %s: active %.1fs after its first hook; runs no worker\n", u, s.InstallSeconds[u])
+			continue
+		}
+		fmt.Fprintf(w, "  %s: active %.1fs after its first hook; its worker was down %.1fs in the upgrade\n", u, s.InstallSeconds[u], down)
 	}
 	fmt.Fprintf(w, "  upgrade: %.1fs from the action to every unit on %s, %d hooks in all\n", s.UpgradeSeconds, s.Version, s.HooksRun)
 }

@@ -70,7 +70,10 @@ func TestDocumentedCommandsRun(t *testing.T) {
 				assert.Equal(t, 0, r.code, "%s: %s\n%s", doc, line, r.stderr)
 				assert.NotEmpty(t, r.stdout, "%s: %s", doc, line)
 			case "make":
-				out, err := exec.Command("make", append([]string{"-C", root, "-n"}, args[1:]...)...).CombinedOutput()
+				// Through a shell: the line may quote (ARGS="--units 5").
+				cmd := exec.Command("sh", "-c", "exec make -n"+strings.TrimPrefix(line, "make"))
+				cmd.Dir = root
+				out, err := cmd.CombinedOutput()
 				assert.NoError(t, err, "%s: %s\n%s", doc, line, out)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 )
 
@@ -20,7 +21,7 @@ func stateFormats() map[string]func(fsm.Table) string {
 }
 
 // docNotes is what the charm adds to the tables: hooks and status lines.
-var docNotes fsm.Annotations
+var docNotes fsm.Annotations = charm.Annotations{}
 
 func statesCommand() command {
 	return command{

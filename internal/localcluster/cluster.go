@@ -401,9 +401,10 @@ type Summary struct {
 	KeptReleases        []string           `json:"kept_releases"`
 	InstallSeconds      map[string]float64 `json:"install_seconds"`
 	UpgradeSeconds      float64            `json:"upgrade_seconds"`
-	WorkerDowntime      map[string]float64 `json:"worker_downtime_seconds"`
-	WorkersRunning      map[string]string  `json:"workers_running"`
-	HooksRun            int                `json:"hooks_run"`
+	WorkerDowntime      map[string]float64 `json:"worker_downtime_seconds"` // units that run a worker
+
+	WorkersRunning map[string]string `json:"workers_running"`
+	HooksRun       int               `json:"hooks_run"`
 }
 
 // Summarize measures the cluster now; upgrade is the upgrade's wall time.
@@ -444,10 +445,14 @@ func (c *Cluster) Summarize(upgrade time.Duration) (Summary, error) {
 		}
 	}
 	for u, d := range c.workers {
-		s.WorkerDowntime[u] = d.down.Seconds()
+		if d.ran {
+			s.WorkerDowntime[u] = d.down.Seconds()
+		}
 	}
 	for _, u := range c.Model.Units(c.opts.App) {
-		s.WorkersRunning[u] = c.statuses[u]
+		// The model's, not the last one observe printed: the wait that
+		// ended the upgrade read the model, which observe may trail.
+		s.WorkersRunning[u] = c.Model.Status(u).String()
 	}
 	return s, nil
 }

@@ -591,3 +591,23 @@ func (h *Hook) WroteApp() bool {
 	defer h.m.mu.Unlock()
 	return h.wroteApp
 }
+
+// Settle runs queued hooks whole (begin, run, commit), first ready unit
+// first, until none is queued; a failed hook is retried as Juju would.
+// It gives up after maxHooks, naming the queue, for a charm that never
+// comes to rest.
+func (m *Model) Settle(ctx context.Context, d Dispatcher, maxHooks int) error {
+	for range maxHooks {
+		ready := m.Ready()
+		if len(ready) == 0 {
+			return nil
+		}
+		h := m.Begin(ready[0])
+		_ = h.Run(ctx, d)
+		_ = h.Commit()
+	}
+	if len(m.Ready()) == 0 {
+		return nil
+	}
+	return fmt.Errorf("jujutest: hooks still queued after %d:\n%s", maxHooks, m)
+}

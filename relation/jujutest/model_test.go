@@ -52,16 +52,7 @@ func (r *recorder) dispatch(ctx context.Context, hc relation.Context, j relation
 
 func settle(t *testing.T, m *Model, d Dispatcher) {
 	t.Helper()
-	for i := 0; i < 1000; i++ {
-		ready := m.Ready()
-		if len(ready) == 0 {
-			return
-		}
-		h := m.Begin(ready[0])
-		_ = h.Run(context.Background(), d)
-		_ = h.Commit()
-	}
-	t.Fatalf("the model did not settle:\n%s", m)
+	require.NoError(t, m.Settle(context.Background(), d, 1000))
 }
 
 func deploy(t *testing.T, n int) (*Model, *recorder) {
@@ -390,6 +381,23 @@ func TestRelationBetweenTwoApplications(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "web", peer, "a peer relation's other side is the unit's own application")
 	h.CutOff()
+}
+
+// A charm whose hook always fails never comes to rest: Settle says so and
+// names the queue instead of spinning.
+func TestSettleGivesUpOnAHookThatAlwaysFails(t *testing.T) {
+	t.Parallel()
+	m := NewModel("m", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	m.Deploy("app", "", nil)
+	m.AddUnit("app", "")
+	failing := func(context.Context, relation.Context, relation.Juju) error { return errors.New("broken charm") }
+	err := m.Settle(context.Background(), failing, 50)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "hooks still queued after 50")
+	assert.Contains(t, err.Error(), "app/0")
+
+	ok := func(context.Context, relation.Context, relation.Juju) error { return nil }
+	require.NoError(t, m.Settle(context.Background(), ok, 50), "the same queue drains once the charm works")
 }
 
 // Ports a unit opens show in Ports until it closes them; closing a port
