@@ -36,6 +36,9 @@ type localState struct {
 	// OpenedPorts are the ports this unit opened ("8080/tcp"), so that
 	// one it no longer serves is closed (see syncPorts).
 	OpenedPorts []string `json:"opened_ports,omitempty"`
+	// ClosedPorts are the ports the last hook closed, closed once more by
+	// the next (see syncPorts).
+	ClosedPorts []string `json:"closed_ports,omitempty"`
 	// Prune lists the workers this unit means to prune once the ATC shows
 	// them stalled (see prune.go).
 	Prune []pendingPrune `json:"prune,omitempty"`

@@ -43,27 +43,25 @@ func (h *hook) wantedPorts() []port {
 // syncPorts opens the wanted ports and closes the ones the unit no longer
 // serves: web's once it stops running web (leadership moved in mode
 // auto, the mode changed), the TSA's once the last tsa relation is gone,
-// and a port an earlier web-port opened. Juju treats closing a port that
-// is not open as a no-op, so this unit's web and TSA ports are closed
-// whenever they are not wanted, whether or not the local state remembers
-// opening them (a hook that failed after saving it, a lost state file).
+// and a port an earlier web-port opened. The local state remembers what
+// the unit opened; a port it closes is closed once more in the next hook,
+// because a hook that fails after saving the local state has its port
+// changes dropped by Juju (closing a port that is not open is a no-op).
+// At rest no port is closed, so a hook costs no extra tool call.
 func (h *hook) syncPorts(ctx context.Context) error {
 	want := h.wantedPorts()
-	wanted := func(p port) bool { return slices.Contains(want, p) }
-	var closing []port
-	for _, s := range h.local.OpenedPorts {
-		if p, ok := parsePort(s); ok && !wanted(p) {
-			closing = append(closing, p)
-		}
-	}
-	if h.wire.portsErr == nil {
-		for _, p := range []port{{h.wire.ports.Web, "tcp"}, {h.wire.ports.TSA, "tcp"}} {
-			if !wanted(p) && !slices.Contains(closing, p) {
-				closing = append(closing, p)
+	unwanted := func(list []string) []port {
+		var out []port
+		for _, s := range list {
+			if p, ok := parsePort(s); ok && !slices.Contains(want, p) {
+				out = append(out, p)
 			}
 		}
+		return out
 	}
-	for _, p := range closing {
+	closing := unwanted(h.local.OpenedPorts)
+	again := unwanted(h.local.ClosedPorts)
+	for _, p := range append(slices.Clone(closing), again...) {
 		if err := h.d.Juju.ClosePort(ctx, p.number, p.protocol); err != nil {
 			return err
 		}
@@ -76,5 +74,11 @@ func (h *hook) syncPorts(ctx context.Context) error {
 		opened = append(opened, p.String())
 	}
 	h.local.OpenedPorts = opened
+	h.local.ClosedPorts = nil
+	for _, p := range closing {
+		if !slices.Contains(again, p) {
+			h.local.ClosedPorts = append(h.local.ClosedPorts, p.String())
+		}
+	}
 	return nil
 }
