@@ -51,6 +51,9 @@ type scene struct {
 	// unit is "" outside a hook (the CLI): lines then name APP/N.
 	unit    string
 	release version.Version
+	// width is what a line must fit in: Juju's status width in a hook,
+	// none (0) on a terminal.
+	width int
 }
 
 // anyUnit names the unit for a command.
@@ -121,21 +124,21 @@ func charmAdvice() []advice {
 		}},
 		{"ConfigError", as[*ConfigError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*ConfigError](err)
-			return squeeze("config %s=%s %s; fix it: juju config %s %s=...", keep(e.Option), fmt.Sprintf("%q", e.Value), e.Problem, keep(s.app), keep(e.Option))
+			return s.squeeze("config %s=%s %s; fix it: juju config %s %s=...", keep(e.Option), fmt.Sprintf("%q", e.Value), e.Problem, keep(s.app), keep(e.Option))
 		}},
 		{"NoStorageError", as[*NoStorageError](), relation.Blocked, func(err error, s scene) string {
 			return fmt.Sprintf("No %s storage: juju add-storage %s %s (mount the shared filesystem there)", StorageName, s.anyUnit(), StorageName)
 		}},
 		{"DecodeError/newer", asWhere(func(e *fsm.DecodeError) bool { return e.Kind == fsm.DecodeNewer }), relation.Blocked, func(err error, s scene) string {
-			return squeeze("%s; a newer charm wrote it: juju refresh %s to that revision", err.Error(), keep(s.app))
+			return s.squeeze("%s; a newer charm wrote it: juju refresh %s to that revision", err.Error(), keep(s.app))
 		}},
 		{"DecodeError/malformed", as[*fsm.DecodeError](), relation.Blocked, func(err error, s scene) string {
 			de := unwrapAs[*fsm.DecodeError](err)
-			return squeeze("%s; put key %s back as the charm wrote it (juju exec on the owner: relation-set)", err.Error(), keep(de.Key))
+			return s.squeeze("%s; put key %s back as the charm wrote it (juju exec on the owner: relation-set)", err.Error(), keep(de.Key))
 		}},
 		{"BagError", as[*relation.BagError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*relation.BagError](err)
-			return squeeze("Peer data of %s unreadable (%s): it is left alone until its owner writes it again", e.Owner, fmt.Sprint(e.Err))
+			return s.squeeze("Peer data of %s unreadable (%s): it is left alone until its owner writes it again", e.Owner, fmt.Sprint(e.Err))
 		}},
 		{"NotLeaderError", as[*NotLeaderError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*NotLeaderError](err)
@@ -164,7 +167,7 @@ func charmAdvice() []advice {
 		}},
 		{"ParamError", as[*ParamError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*ParamError](err)
-			return squeeze("%s; e.g. juju run %s/leader upgrade %s=7.14.3", err.Error(), keep(s.app), keep(e.Param))
+			return s.squeeze("%s; e.g. juju run %s/leader upgrade %s=7.14.3", err.Error(), keep(s.app), keep(e.Param))
 		}},
 		{"ReleaseNotReadyError", as[*ReleaseNotReadyError](), relation.Waiting, func(err error, s scene) string {
 			return err.Error() + "; it is downloaded on this unit's next hook"
@@ -182,23 +185,23 @@ func lockAdvice() []advice {
 	stuck := func(l *storage.LockedError) bool { return l != nil && l.Stuck }
 	return []advice{
 		{"StillWaitingError/stuck", asWhere(func(e *StillWaitingError) bool { return stuck(e.Locked) }), relation.Blocked, func(err error, s scene) string {
-			return lockLine(unwrapAs[*StillWaitingError](err).Locked)
+			return lockLine(unwrapAs[*StillWaitingError](err).Locked, s)
 		}},
 		{"StillWaitingError", as[*StillWaitingError](), relation.Waiting, func(err error, s scene) string {
-			return lockLine(unwrapAs[*StillWaitingError](err).Locked)
+			return lockLine(unwrapAs[*StillWaitingError](err).Locked, s)
 		}},
 		{"LockedError/stuck", asWhere(stuck), relation.Blocked, func(err error, s scene) string {
-			return lockLine(unwrapAs[*storage.LockedError](err))
+			return lockLine(unwrapAs[*storage.LockedError](err), s)
 		}},
 		{"LockedError", as[*storage.LockedError](), relation.Waiting, func(err error, s scene) string {
-			return lockLine(unwrapAs[*storage.LockedError](err))
+			return lockLine(unwrapAs[*storage.LockedError](err), s)
 		}},
 	}
 }
 
 // lockLine says who holds the volume lock and, when its install is stuck,
 // how to end it without taking the lock.
-func lockLine(l *storage.LockedError) string {
+func lockLine(l *storage.LockedError, s scene) string {
 	if l == nil {
 		return "Waiting for the volume lock"
 	}
@@ -209,16 +212,16 @@ func lockLine(l *storage.LockedError) string {
 		if l.Holder != nil && l.Holder.Host != "" {
 			pid, where = l.Holder.PID, " on "+l.Holder.Host
 		}
-		return squeeze("Install of %s by %s stuck %s: pid %d%s hung? Kill it; never rm .lock",
+		return s.squeeze("Install of %s by %s stuck %s: pid %d%s hung? Kill it; never rm .lock",
 			keep(p.Version.String()), p.Unit, keep(age(l.At.Sub(p.Started))), pid, where)
 	case p != nil:
-		return squeeze("Waiting for the volume lock: %s has been installing %s for %s; this unit goes on after it",
+		return s.squeeze("Waiting for the volume lock: %s has been installing %s for %s; this unit goes on after it",
 			p.Unit, keep(p.Version.String()), keep(age(l.At.Sub(p.Started))))
 	case l.Holder != nil && !l.Holder.Since.IsZero():
 		h := l.Holder
-		return squeeze("Waiting for the volume lock: %s (pid %d on %s) has held it for %s", h.Unit, h.PID, h.Host, keep(age(l.At.Sub(h.Since))))
+		return s.squeeze("Waiting for the volume lock: %s (pid %d on %s) has held it for %s", h.Unit, h.PID, h.Host, keep(age(l.At.Sub(h.Since))))
 	case l.Holder != nil:
-		return squeeze("Waiting for the volume lock, held by %s (pid %d on %s)", l.Holder.Unit, l.Holder.PID, l.Holder.Host)
+		return s.squeeze("Waiting for the volume lock, held by %s (pid %d on %s)", l.Holder.Unit, l.Holder.PID, l.Holder.Host)
 	}
 	return "Waiting for the volume lock, held by a process that has not said who it is"
 }
@@ -233,64 +236,67 @@ func downloadAdvice() []advice {
 	return []advice{
 		{"HTTPStatusError/404", status(func(c int) bool { return c == http.StatusNotFound || c == http.StatusGone }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.HTTPStatusError](err)
-			return squeeze("HTTP %d: no %s at %s. Check version, or juju config %s release-url=...", e.Status, release(e.URL, s), hostOf(e.URL), keep(s.app))
+			return s.squeeze("HTTP %d: no %s at %s. Check version, or juju config %s release-url=...", e.Status, release(e.URL, s), hostOf(e.URL), keep(s.app))
 		}},
 		{"HTTPStatusError/proxy-auth", status(func(c int) bool { return c == http.StatusProxyAuthRequired }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.HTTPStatusError](err)
-			return squeeze("Proxy auth failed (HTTP 407) for %s: juju model-config %s=http://U:P@HOST:PORT", hostOf(e.URL), keep(proxyKey(e.URL)))
+			return s.squeeze("Proxy auth failed (HTTP 407) for %s: juju model-config %s=http://U:P@HOST:PORT", hostOf(e.URL), keep(proxyKey(e.URL)))
 		}},
 		{"HTTPStatusError/denied", status(func(c int) bool { return c == http.StatusUnauthorized || c == http.StatusForbidden }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.HTTPStatusError](err)
-			return squeeze("HTTP %d for %s at %s: juju config %s release-url=<a mirror that serves it>", e.Status, release(e.URL, s), hostOf(e.URL), keep(s.app))
+			return s.squeeze("HTTP %d for %s at %s: use a mirror: juju config %s release-url=...", e.Status, release(e.URL, s), hostOf(e.URL), keep(s.app))
 		}},
 		{"HTTPStatusError/server", status(func(c int) bool { return c >= 500 || c == http.StatusTooManyRequests || c == http.StatusRequestTimeout }), relation.Waiting, func(err error, s scene) string {
 			e := unwrapAs[*storage.HTTPStatusError](err)
-			return squeeze("HTTP %d for %s at %s%s; the next hook tries again", e.Status, release(e.URL, s), hostOf(e.URL), keep(attempts(err)))
+			return s.squeeze("HTTP %d for %s at %s%s; the next hook tries again", e.Status, release(e.URL, s), hostOf(e.URL), keep(attempts(err)))
 		}},
 		{"HTTPStatusError", as[*storage.HTTPStatusError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.HTTPStatusError](err)
-			return squeeze("HTTP %d for %s: check juju config %s release-url", e.Status, shortURL(e.URL), keep(s.app))
+			return s.squeeze("HTTP %d for %s: check juju config %s release-url", e.Status, shortURL(e.URL), keep(s.app))
 		}},
 		{"ReadTimeoutError", as[*storage.ReadTimeoutError](), relation.Waiting, func(err error, s scene) string {
 			e := unwrapAs[*storage.ReadTimeoutError](err)
 			src := sourceOf(err)
-			return squeeze("%s stalled: no data for %s after %s%s. Check juju model-config %s",
+			return s.squeeze("%s stalled: no data for %s after %s%s. Check juju model-config %s",
 				release(src, s), keep(e.After.String()), keep(bytesize.Format(e.Done)), keep(attempts(err)), keep(proxyKey(src)))
 		}},
 		{"DownloadError/network", func(err error) bool { return networkFailure(err) != "" }, relation.Blocked, func(err error, s scene) string {
 			src := sourceOf(err)
 			if proxyFailed(err) {
-				return squeeze("Cannot reach the proxy for %s (%s%s): fix juju model-config %s", hostOf(src), keep(networkFailure(err)), keep(attempts(err)), keep(proxyKey(src)))
+				return s.squeeze("Cannot reach the proxy for %s (%s%s): fix juju model-config %s", hostOf(src), keep(networkFailure(err)), keep(attempts(err)), keep(proxyKey(src)))
 			}
-			return squeeze("Cannot reach %s (%s%s). Proxy? juju model-config %s=http://HOST:PORT", hostOf(src), keep(networkFailure(err)), keep(attempts(err)), keep(proxyKey(src)))
+			return s.squeeze("Cannot reach %s (%s%s). Proxy? juju model-config %s=http://HOST:PORT", hostOf(src), keep(networkFailure(err)), keep(attempts(err)), keep(proxyKey(src)))
 		}},
 		{"DownloadError", as[*storage.DownloadError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.DownloadError](err)
-			return squeeze("Download of %s failed: %s", shortURL(e.Source), causeOf(e.Err))
+			return s.squeeze("Download of %s failed: %s", shortURL(e.Source), causeOf(e.Err))
 		}},
 		{"NoChecksumError", as[*storage.NoChecksumError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.NoChecksumError](err)
-			if why := fmt.Sprint(e.Err); why != "not published" {
-				return squeeze("Bad .sha1 for %s (%s): wrong version? Else pin: juju config %s release-sha256=...", release(e.Source, s), why, keep(s.app))
+			if !strings.HasPrefix(e.Source, "http") {
+				return s.squeeze("No .sha1 beside %s: pin it: juju config %s release-sha256=...", e.Source, keep(s.app))
 			}
-			return squeeze("No .sha1 for %s: wrong version? Else pin: juju config %s release-sha256=...", release(e.Source, s), keep(s.app))
+			if why := fmt.Sprint(e.Err); why != "not published" {
+				return s.squeeze("%s: bad .sha1 (%s); pin it: juju config %s release-sha256=...", release(e.Source, s), why, keep(s.app))
+			}
+			return s.squeeze("No .sha1 for %s: wrong version? Else pin: juju config %s release-sha256=...", release(e.Source, s), keep(s.app))
 		}},
 		{"ChecksumMismatchError/pin", asWhere(func(e *storage.ChecksumMismatchError) bool { return e.Algorithm == "sha256" }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.ChecksumMismatchError](err)
-			return squeeze("%s fails release-sha256: fix the mirror, or juju config %s release-sha256=...", release(e.Source, s), keep(s.app))
+			return s.squeeze("%s fails release-sha256: fix the mirror, or juju config %s release-sha256=...", release(e.Source, s), keep(s.app))
 		}},
 		{"ChecksumMismatchError", as[*storage.ChecksumMismatchError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.ChecksumMismatchError](err)
-			return squeeze("%s fails its .%s (other bytes): fix the mirror, or juju config %s --reset release-url",
+			return s.squeeze("%s fails its .%s (other bytes): fix the mirror, or juju config %s --reset release-url",
 				release(e.Source, s), keep(e.Algorithm), keep(s.app))
 		}},
 		{"ErrBadSource", is(storage.ErrBadSource), relation.Blocked, func(err error, s scene) string {
 			_, why, _ := strings.Cut(err.Error(), storage.ErrBadSource.Error()+": ")
-			return squeeze("Release source unusable: %s. Fix juju config %s release-url=...", why, keep(s.app))
+			return s.squeeze("Release source unusable: %s. Fix juju config %s release-url=...", why, keep(s.app))
 		}},
 		{"ValueError/pin", asWhere(func(e *storage.ValueError) bool { return e.Field == storage.FieldPin }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.ValueError](err)
-			return squeeze("SHA-256 pin %s %s: juju config %s release-sha256=<64 hex digits>", fmt.Sprintf("%q", e.Value), e.Reason, keep(s.app))
+			return s.squeeze("SHA-256 pin %s %s: juju config %s release-sha256=<64 hex digits>", fmt.Sprintf("%q", e.Value), e.Reason, keep(s.app))
 		}},
 	}
 }
@@ -373,11 +379,11 @@ func archiveAdvice() []advice {
 	table := []advice{
 		{"CorruptArchiveError", as[*storage.CorruptArchiveError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.CorruptArchiveError](err)
-			return squeeze("%s is not a .tgz (%s): juju config %s --reset release-url", release(e.Source, s), fmt.Sprint(e.Err), keep(s.app))
+			return s.squeeze("%s is not a .tgz (%s): juju config %s --reset release-url", release(e.Source, s), fmt.Sprint(e.Err), keep(s.app))
 		}},
 		{"TruncatedArchiveError", as[*storage.TruncatedArchiveError](), relation.Waiting, func(err error, s scene) string {
 			e := unwrapAs[*storage.TruncatedArchiveError](err)
-			return squeeze("%s cut off at %s (%d tries); retried next hook. Repeats? Check juju model-config %s",
+			return s.squeeze("%s cut off at %s (%d tries); retried next hook. Repeats? Check juju model-config %s",
 				release(e.Source, s), keep(bytesize.Format(e.Received)), e.Attempts, keep(proxyKey(e.Source)))
 		}},
 	}
@@ -411,22 +417,22 @@ func archiveAdvice() []advice {
 		}},
 		advice{"NoSpaceError/filled", asWhere(func(e *storage.NoSpaceError) bool { return e.Err != nil }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.NoSpaceError](err)
-			return squeeze("Volume full after %s of %s (needs %s, %s free): grow the volume",
+			return s.squeeze("Volume full after %s of %s (needs %s, %s free): grow the volume",
 				keep(bytesize.Format(e.Written)), keep(s.releaseName()), keep(need(e)), keep(freeSpace(e.Free)))
 		}},
 		advice{"NoSpaceError/configured", asWhere(func(e *storage.NoSpaceError) bool { return e.Basis == storage.SpaceOverride }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.NoSpaceError](err)
-			return squeeze("release-space=%s but %s free: grow the volume or lower juju config %s release-space=...",
+			return s.squeeze("release-space=%s but %s free: grow the volume or lower juju config %s release-space=...",
 				keep(bytesize.Format(e.Need)), keep(freeSpace(e.Free)), keep(s.app))
 		}},
 		advice{"NoSpaceError", as[*storage.NoSpaceError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.NoSpaceError](err)
-			return squeeze("Needs %s, has %s: grow the volume or juju config %s release-space=...",
+			return s.squeeze("Needs %s, has %s: grow the volume or juju config %s release-space=...",
 				keep(need(e)), keep(freeSpace(e.Free)), keep(s.app))
 		}},
 		advice{"BadReleaseError", as[*storage.BadReleaseError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.BadReleaseError](err)
-			return squeeze("Concourse %s won't run here: %s (architecture? libraries?); use the linux-amd64 tarball",
+			return s.squeeze("Concourse %s won't run here: %s (architecture? libraries?); use the linux-amd64 tarball",
 				keep(e.Version.String()), e.Problem)
 		}},
 	)
@@ -438,11 +444,11 @@ func hostileLine(e *storage.HostileArchiveError, what string, s scene) string {
 	const command = ". Official tarball: juju config %s --reset release-url"
 	entry := fmt.Sprintf("%q", e.Entry)
 	if e.Detail != "" {
-		if line := squeeze("Refused %s: %s (%s)"+command, entry, keep(what), e.Detail, keep(s.app)); len(line) <= relation.MaxStatusLen {
+		if line := s.squeeze("Refused %s: %s (%s)"+command, entry, keep(what), e.Detail, keep(s.app)); s.width <= 0 || len(line) <= s.width {
 			return line
 		}
 	}
-	return squeeze("Refused %s: %s"+command, entry, keep(what), keep(s.app))
+	return s.squeeze("Refused %s: %s"+command, entry, keep(what), keep(s.app))
 }
 
 // need is how much a release needs and where the figure came from.
@@ -479,49 +485,49 @@ func volumeAdvice() []advice {
 	}
 	return []advice{
 		{"VolumeError/missing", volume(storage.ErrVolumeMissing), relation.Blocked, func(err error, s scene) string {
-			return squeeze("No volume at %s: mount it, or juju add-storage %s %s", path(err), keep(s.anyUnit()), keep(StorageName))
+			return s.squeeze("No volume at %s: mount it, or juju add-storage %s %s", path(err), keep(s.anyUnit()), keep(StorageName))
 		}},
 		{"VolumeError/read-only", volume(storage.ErrVolumeReadOnly), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Volume %s is read-only: remount it read-write (every unit writes there)", path(err))
+			return s.squeeze("Volume %s is read-only: remount it read-write (every unit writes there)", path(err))
 		}},
 		{"VolumeError/full", volume(storage.ErrVolumeFull), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Volume %s is full: free space there or grow the volume", path(err))
+			return s.squeeze("Volume %s is full: free space there or grow the volume", path(err))
 		}},
 		{"VolumeError/not-a-directory", volume(storage.ErrVolumeNotDirectory), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Volume %s is not a directory: move it aside, mount the shared filesystem there", path(err))
+			return s.squeeze("Volume %s is not a directory: move it aside, mount the shared filesystem there", path(err))
 		}},
 		{"VolumeError/invalid-path", volume(storage.ErrVolumeInvalidPath), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Storage location %s unusable (%s): see juju storage --format yaml", path(err), cause(err))
+			return s.squeeze("Storage location %s unusable (%s): see juju storage --format yaml", path(err), cause(err))
 		}},
 		{"VolumeError/layout-conflict", volume(storage.ErrVolumeLayoutConflict), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Volume %s has a file where a directory belongs (%s): move it aside", path(err), cause(err))
+			return s.squeeze("Volume %s has a file where a directory belongs (%s): move it aside", path(err), cause(err))
 		}},
 		{"VolumeError", as[*storage.VolumeError](), relation.Blocked, func(err error, s scene) string {
-			return squeeze("Volume %s unusable (%s): check its mount and root's access", path(err), cause(err))
+			return s.squeeze("Volume %s unusable (%s): check its mount and root's access", path(err), cause(err))
 		}},
 		{"CorruptMarkerError", as[*storage.CorruptMarkerError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.CorruptMarkerError](err)
-			return squeeze("Marker %s is corrupt (%s): remove it; the next unit that takes the lock writes it again", e.Path, fmt.Sprint(e.Err))
+			return s.squeeze("Marker %s is corrupt (%s): remove it; the next unit that takes the lock writes it again", e.Path, fmt.Sprint(e.Err))
 		}},
 		{"ErrCurrentNotSymlink", is(storage.ErrCurrentNotSymlink), relation.Blocked, func(err error, s scene) string {
-			return squeeze("%s: move it aside; the next install points current at the release", err.Error())
+			return s.squeeze("%s: move it aside; the next install points current at the release", err.Error())
 		}},
 		{"ErrOutsideVolume", is(storage.ErrOutsideVolume), relation.Blocked, func(err error, s scene) string {
-			return squeeze("%s: a symlink on the shared volume leads out of it; move it aside", err.Error())
+			return s.squeeze("%s: a symlink on the shared volume leads out of it; move it aside", err.Error())
 		}},
 		{"StaleSwitchError", as[*storage.StaleSwitchError](), relation.Waiting, func(err error, s scene) string {
 			e := unwrapAs[*storage.StaleSwitchError](err)
 			return fmt.Sprintf("A newer upgrade record (revision %d, %s) already moved current: this unit catches up on its next hook", e.Have, e.Fenced)
 		}},
 		{"ErrReleaseNotStaged", is(storage.ErrReleaseNotStaged), relation.Waiting, func(err error, s scene) string {
-			return squeeze("%s; the next hook gets it ready again", err.Error())
+			return s.squeeze("%s; the next hook gets it ready again", err.Error())
 		}},
 		// What only a bug in the charm makes happen.
 		{"bug", func(err error) bool {
 			return errors.Is(err, storage.ErrLockReleased) || errors.Is(err, storage.ErrNoVolumeID) ||
 				as[*storage.SwitchConflictError]()(err) || as[*services.ValidationError]()(err) || as[*relation.ActionKeyError]()(err)
 		}, relation.Blocked, func(err error, s scene) string {
-			return squeeze("Charm bug, please report it with juju debug-log --include %s: %s", keep(s.anyUnit()), err.Error())
+			return s.squeeze("Charm bug, please report it with juju debug-log --include %s: %s", keep(s.anyUnit()), err.Error())
 		}},
 	}
 }
@@ -532,11 +538,11 @@ func servicesAdvice() []advice {
 	return []advice{
 		{"StartFailedError/exited", asWhere(func(e *services.StartFailedError) bool { return e.ExitedAfterStart }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.StartFailedError](err)
-			return squeeze("%s died at start (%s): %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(exitOf(e.Status)), lastLog(e.Status), keep(journalName(e.Unit)))
+			return s.squeeze("%s died at start (%s): %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(exitOf(e.Status)), lastLog(e.Status), keep(journalName(e.Unit)))
 		}},
 		{"StartFailedError", as[*services.StartFailedError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.StartFailedError](err)
-			return squeeze("%s failed to start (%s): %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(exitOf(e.Status)), lastLog(e.Status), keep(journalName(e.Unit)))
+			return s.squeeze("%s failed to start (%s): %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(exitOf(e.Status)), lastLog(e.Status), keep(journalName(e.Unit)))
 		}},
 		{"DependencyFailedError", as[*services.DependencyFailedError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.DependencyFailedError](err)
@@ -560,20 +566,20 @@ func servicesAdvice() []advice {
 		}},
 		{"JobError", as[*services.JobError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.JobError](err)
-			return squeeze("%s %s ended %s: %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(e.Op), keep(fmt.Sprintf("%q", e.Result)), lastLog(e.Status), keep(journalName(e.Unit)))
+			return s.squeeze("%s %s ended %s: %s. journalctl -u %s", keep(roleOf(e.Unit)), keep(e.Op), keep(fmt.Sprintf("%q", e.Result)), lastLog(e.Status), keep(journalName(e.Unit)))
 		}},
 		{"DrainHelperError", as[*services.DrainHelperError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.DrainHelperError](err)
-			return squeeze("Worker stopped undrained (%s): see ExecStop in systemctl cat %s", e.Problem, keep(journalName(e.Unit)))
+			return s.squeeze("Worker stopped undrained (%s): see ExecStop in systemctl cat %s", e.Problem, keep(journalName(e.Unit)))
 		}},
 		{"OfflineRetireError", as[*services.OfflineRetireError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.OfflineRetireError](err)
-			return squeeze("Retiring the stopped worker failed (%s: %s): prune it: fly -t TARGET prune-worker -w WORKER",
+			return s.squeeze("Retiring the stopped worker failed (%s: %s): prune it: fly -t TARGET prune-worker -w WORKER",
 				fmt.Sprint(e.Err), lastOf(e.Output))
 		}},
 		{"MountedError", as[*services.MountedError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.MountedError](err)
-			return squeeze("%d mounts left under %s (%s), nothing deleted: reboot the machine; the next hook removes it",
+			return s.squeeze("%d mounts left under %s (%s), nothing deleted: reboot the machine; the next hook removes it",
 				len(e.Mounts), e.Dir, fmt.Sprint(e.Err))
 		}},
 		{"UnitNotFoundError", as[*services.UnitNotFoundError](), relation.Waiting, func(err error, s scene) string {
@@ -582,7 +588,7 @@ func servicesAdvice() []advice {
 		}},
 		{"BusError", as[*services.BusError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*services.BusError](err)
-			return squeeze("No systemd at %s (%s): it must run as PID 1; see systemctl is-system-running", e.Address, fmt.Sprint(e.Err))
+			return s.squeeze("No systemd at %s (%s): it must run as PID 1; see systemctl is-system-running", e.Address, fmt.Sprint(e.Err))
 		}},
 	}
 }
@@ -656,13 +662,13 @@ func wrapperAdvice() []advice {
 	return []advice{
 		{"StageError", as[*StageError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*StageError](err)
-			return squeeze("Cannot get Concourse %s ready: %s", keep(e.Version.String()), fmt.Sprint(e.Err))
+			return s.squeeze("Cannot get Concourse %s ready: %s", keep(e.Version.String()), fmt.Sprint(e.Err))
 		}},
 		{"ToolError", as[*relation.ToolError](), relation.Blocked, func(err error, s scene) string {
 			return "A Juju hook tool failed: " + err.Error()
 		}},
 		{"DeadlineExceeded", is(context.DeadlineExceeded), relation.Waiting, func(err error, s scene) string {
-			return squeeze("Gave up waiting (%s); the next hook tries again", err.Error())
+			return s.squeeze("Gave up waiting (%s); the next hook tries again", err.Error())
 		}},
 	}
 }
@@ -776,29 +782,42 @@ type keep string
 // minValue is the shortest squeeze cuts a value to.
 const minValue = 12
 
-// squeeze formats a line (verbs %s, %d, %q of keep) and, while it is
-// longer than `juju status` shows, shortens its string values, longest
-// first, in the middle: the words around them and the command to run are
-// never cut.
-func squeeze(format string, args ...any) string {
+// squeeze formats a line (verbs %s and %d) and, while it is wider than
+// the scene's width, shortens its string values in the middle, the
+// longest first and never below the next longest, so that short names
+// outlast long details. The words around them and the command to run
+// (keep) are never cut.
+func (s scene) squeeze(format string, args ...any) string {
 	args = append([]any(nil), args...)
 	for {
 		line := fmt.Sprintf(format, args...)
-		excess := len(line) - relation.MaxStatusLen
-		if excess <= 0 {
+		excess := len(line) - s.width
+		if s.width <= 0 || excess <= 0 {
 			return line
 		}
-		longest := -1
+		longest, next := -1, minValue
 		for i, a := range args {
-			if s, ok := a.(string); ok && len(s) > minValue && (longest < 0 || len(s) > len(args[longest].(string))) {
+			v, ok := a.(string)
+			switch {
+			case !ok || len(v) <= minValue:
+			case longest < 0 || len(v) > len(args[longest].(string)):
+				if longest >= 0 {
+					next = max(next, len(args[longest].(string)))
+				}
 				longest = i
+			default:
+				next = max(next, len(v))
 			}
 		}
 		if longest < 0 {
 			return line
 		}
-		s := args[longest].(string)
-		args[longest] = elide(s, max(len(s)-excess, minValue))
+		v := args[longest].(string)
+		target := max(len(v)-excess, next)
+		if target >= len(v) {
+			target = len(v) - 1 // a tie: shorten one, then the other
+		}
+		args[longest] = elide(v, target)
 	}
 }
 
@@ -902,21 +921,24 @@ func pick(err error) error {
 	return err
 }
 
-// line is the one operator line for err, cut to fit `juju status`.
-func line(err error, s scene) string {
+// line is the operator line for err, and whether an entry knew it.
+func (s scene) line(err error) (string, bool) {
 	err = pick(err)
 	if st := unwrapAs[*StageError](err); st != nil {
 		s.release = st.Version
 	}
-	if a, ok := adviceFor(err); ok {
-		return fit(a.line(err, s))
+	a, ok := adviceFor(err)
+	if !ok {
+		return err.Error(), false
 	}
-	return fit(err.Error())
+	return a.line(err, s), true
 }
 
-// adviceLine is the one operator line for err, for this hook's unit.
+// adviceLine is the one operator line for err, for this hook's unit, cut
+// to fit `juju status`.
 func (h *hook) adviceLine(err error) string {
-	return line(err, scene{app: h.app, unit: h.self})
+	l, _ := scene{app: h.app, unit: h.self, width: relation.MaxStatusLen}.line(err)
+	return fit(l)
 }
 
 // adviceState is the status level for err.
@@ -928,19 +950,20 @@ func adviceState(err error) relation.StatusState {
 }
 
 // Advice is the operator line for err outside a hook (the CLI), naming the
-// application app in its commands; "" when the charm has no advice for it.
+// application app in its commands; "" when the charm has no advice for
+// it. A terminal is wider than `juju status`: values are not shortened.
 func Advice(err error, app string) string {
-	if _, ok := adviceFor(pick(err)); !ok {
-		return ""
+	if l, ok := (scene{app: app}).line(err); ok {
+		return l
 	}
-	return line(err, scene{app: app})
+	return ""
 }
 
 // describe is a short form of err for waiting lines and notes: a busy
 // volume lock says who holds it and, when stuck, what to do.
 func describe(err error) string {
 	if w := unwrapAs[*StillWaitingError](err); w != nil {
-		return lockLine(w.Locked)
+		return lockLine(w.Locked, scene{width: relation.MaxStatusLen})
 	}
 	return err.Error()
 }

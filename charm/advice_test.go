@@ -126,7 +126,7 @@ func adviceCases() []adviceCase {
 		{download(mirrorURL, 1, &storage.HTTPStatusError{URL: mirrorURL, Status: 407}), "HTTPStatusError/proxy-auth", relation.Blocked,
 			has("(HTTP 407) for artifactory.corp.example.com: juju model-config juju-https-proxy=http://U:P@HOST:PORT")},
 		{download(mirrorURL, 1, &storage.HTTPStatusError{URL: mirrorURL, Status: 403}), "HTTPStatusError/denied", relation.Blocked,
-			has("HTTP 403 for Concourse 7.14.4 at artifa...le.com: juju config concourse-ci-machine release-url=<a mirror that serves it>")},
+			whole("HTTP 403 for Concourse 7.14.4 at artifactor...xample.com: use a mirror: juju config concourse-ci-machine release-url=...")},
 		{download(mirrorURL, 5, &storage.HTTPStatusError{URL: mirrorURL, Status: 503}), "HTTPStatusError/server", relation.Waiting,
 			whole("HTTP 503 for Concourse 7.14.4 at artifactory.corp.example.com, 5 tries; the next hook tries again")},
 		{download(mirrorURL, 1, &storage.HTTPStatusError{URL: mirrorURL, Status: 400}), "HTTPStatusError", relation.Blocked,
@@ -144,6 +144,10 @@ func adviceCases() []adviceCase {
 			whole("Download of https://artifactory.corp.e...se-7.14.4-linux-amd64.tgz failed: x509: certificate signed by unknown authority")},
 		{stage(&storage.NoChecksumError{Source: githubURL, Sidecar: githubURL + ".sha1", Err: errors.New("not published")}), "NoChecksumError", relation.Blocked,
 			whole("No .sha1 for Concourse 7.99.0: wrong version? Else pin: juju config concourse-ci-machine release-sha256=...")},
+		{&storage.NoChecksumError{Source: githubURL, Sidecar: githubURL + ".sha1", Err: errors.New("the sidecar is larger than 4.0 KiB")}, "NoChecksumError", relation.Blocked,
+			whole("Concourse 7.99.0: bad .sha1 (the sidecar i... than 4.0 KiB); pin it: juju config concourse-ci-machine release-sha256=...")},
+		{&storage.NoChecksumError{Source: "/var/lib/juju/agents/unit-concourse-ci-machine-12/resources/concourse-release/concourse-linux-amd64.tgz", Sidecar: "x.sha1", Err: errors.New("not published")},
+			"NoChecksumError", relation.Blocked, has(": pin it: juju config concourse-ci-machine release-sha256=...")},
 		{&storage.ChecksumMismatchError{Source: mirrorURL, Algorithm: "sha256", Want: strings.Repeat("ab", 32), Got: strings.Repeat("cd", 32)}, "ChecksumMismatchError/pin", relation.Blocked,
 			whole("Concourse 7.14.4 fails release-sha256: fix the mirror, or juju config concourse-ci-machine release-sha256=...")},
 		{stage(&storage.ChecksumMismatchError{Source: mirrorURL, Algorithm: "sha1", Want: strings.Repeat("ab", 20), Got: strings.Repeat("cd", 20)}), "ChecksumMismatchError", relation.Blocked,
@@ -292,16 +296,10 @@ func TestAdviceTable(t *testing.T) {
 				assert.Contains(t, line, tc.line.text)
 			}
 			assert.LessOrEqual(t, len(line), relation.MaxStatusLen, line)
-			assert.Equal(t, line, a.line(pick(tc.err), scene{app: testApp, unit: testUnit, release: stageVersion(tc.err)}), "the line fits without fit cutting it")
+			raw, _ := scene{app: testApp, unit: testUnit, width: relation.MaxStatusLen}.line(tc.err)
+			assert.Equal(t, line, raw, "the line fits without fit cutting it")
 		})
 	}
-}
-
-func stageVersion(err error) version.Version {
-	if e := unwrapAs[*StageError](err); e != nil {
-		return e.Version
-	}
-	return version.Version{}
 }
 
 // No entry of the table is dead: some case reaches each, and the kinds
@@ -368,6 +366,9 @@ func TestAdviceForTheCLI(t *testing.T) {
 	assert.Contains(t, Advice(err, "<app>"), "juju config <app> release-url=...")
 	assert.Contains(t, Advice(&storage.VolumeError{Path: jujuVolume, Reason: storage.ErrVolumeMissing}, "<app>"), "juju add-storage <app>/N concourse-data")
 	assert.Empty(t, Advice(errors.New("something else"), "<app>"))
+	// A terminal is wider than juju status: nothing is shortened there.
+	long := &storage.VolumeError{Path: strings.Repeat("/very/long/path", 10), Reason: storage.ErrVolumeMissing}
+	assert.Contains(t, Advice(long, "<app>"), long.Path)
 }
 
 // A busy lock seen while staging reads the same in a waiting line.
@@ -382,14 +383,52 @@ func TestDescribeStillWaiting(t *testing.T) {
 func TestSqueezeCutsValuesNotCommands(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("v", 200)
-	line := squeeze("A %s and %s: run %s now", long, "short value here", keep(strings.Repeat("c", 40)))
+	status := scene{width: relation.MaxStatusLen}
+	line := status.squeeze("A %s and %s: run %s now", long, "short value here", keep(strings.Repeat("c", 40)))
 	assert.Len(t, line, relation.MaxStatusLen)
 	assert.Contains(t, line, strings.Repeat("c", 40)+" now")
 	assert.Contains(t, line, "short value here")
 	assert.Contains(t, line, "...")
 	// Nothing to cut: the line stays as it is.
-	assert.Equal(t, "ok", squeeze("ok"))
+	assert.Equal(t, "ok", status.squeeze("ok"))
+	assert.Equal(t, "A "+long, scene{}.squeeze("A %s", long), "no width: nothing is cut")
 	assert.Equal(t, "ab...yz", elide("abcdefghijklmnopqrstuvwxyz", 7))
 	assert.Equal(t, "é...é", elide("ééééé", 7), "never a broken rune")
 	assert.Equal(t, "...", elide("ééééé", 5), "never a broken rune")
+}
+
+// Every problem inspect reports has its advice, here and not in the CLI.
+func TestInspectAdvice(t *testing.T) {
+	t.Parallel()
+	root := jujuVolume
+	free := storage.Report{Root: root, Lock: storage.LockReport{State: storage.LockFree}}
+	held := storage.Report{Root: root, Lock: storage.LockReport{State: storage.LockHeld, Holder: &storage.Holder{Unit: "ci/3", PID: 77, Host: "juju-7f3a1c-3"}}}
+	tests := []struct {
+		kind storage.ProblemKind
+		path string
+		r    storage.Report
+		want string
+	}{
+		{storage.ProblemVolatileFS, root, free, "Mount a persistent filesystem"},
+		{storage.ProblemUnreadable, root + "/releases", free, "Check the filesystem"},
+		{storage.ProblemLockUnprobed, root + "/.lock", free, "flock support"},
+		{storage.ProblemNotADirectory, root + "/workers", free, "Move it away"},
+		{storage.ProblemMode, root + "/keys", free, "chmod 700 " + root + "/keys"},
+		{storage.ProblemMode, root + "/workers/ci-3", free, "chmod 700 " + root + "/workers/ci-3"},
+		{storage.ProblemCorruptMarker, root + "/.installed_version", free, "the next unit that takes the lock writes it again"},
+		{storage.ProblemInstalledMissing, root + "/.installed_version", free, "Remove " + root + "/.installed_version"},
+		{storage.ProblemCurrentNotSymlink, root + "/current", free, "Remove it"},
+		{storage.ProblemCurrentOutside, root + "/current", free, "Remove it"},
+		{storage.ProblemCurrentMissing, root + "/current", free, "points it at a staged release"},
+		{storage.ProblemStuckInstall, root + "/.download_in_progress", held, "Check whether pid 77 on juju-7f3a1c-3 still works (juju debug-log --include ci/3)"},
+		{storage.ProblemStuckInstall, root + "/.download_in_progress", free, "the lock is never taken from a live holder"},
+		{storage.ProblemInterruptedInstall, root + "/.download_in_progress", free, "Nothing to do unless it stays"},
+		{storage.ProblemPartialRelease, root + "/releases/7.14.4.partial-1", free, "Nothing to do unless it stays"},
+		{storage.ProblemLowSpace, root, free, "rm -rf " + root + "/releases/*" + storage.PartialInfix + "*"},
+		{storage.ProblemLowSpace, root, held, "delete them only once the lock is free"},
+	}
+	for _, tc := range tests {
+		assert.Contains(t, InspectAdvice(storage.Problem{Kind: tc.kind, Path: tc.path}, tc.r), tc.want, tc.kind)
+	}
+	assert.Empty(t, InspectAdvice(storage.Problem{Kind: "unheard-of"}, free))
 }
