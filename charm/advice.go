@@ -167,6 +167,13 @@ func charmAdvice() []advice {
 		}},
 		{"ParamError", as[*ParamError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*ParamError](err)
+			if v := unwrapAs[*version.Error](err); v != nil {
+				const format = "%s=%s is not a Concourse release version%s: juju run %s/leader upgrade %s=7.14.3"
+				value := fmt.Sprintf("%q", e.Value)
+				return s.first(
+					s.squeeze(format, keep(e.Param), value, " ("+v.Reason+")", keep(s.app), keep(e.Param)),
+					s.squeeze(format, keep(e.Param), value, keep(""), keep(s.app), keep(e.Param)))
+			}
 			return s.squeeze("%s; e.g. juju run %s/leader upgrade %s=7.14.3", err.Error(), keep(s.app), keep(e.Param))
 		}},
 		{"ReleaseNotReadyError", as[*ReleaseNotReadyError](), relation.Waiting, func(err error, s scene) string {
@@ -441,14 +448,14 @@ func archiveAdvice() []advice {
 // hostileLine names the refused entry and why (with the detail when it
 // fits), and sends the operator to the official tarball.
 func hostileLine(e *storage.HostileArchiveError, what string, s scene) string {
-	const command = ". Official tarball: juju config %s --reset release-url"
+	const format = "Refused %s: %s%s. Official tarball: juju config %s --reset release-url"
 	entry := fmt.Sprintf("%q", e.Entry)
-	if e.Detail != "" {
-		if line := s.squeeze("Refused %s: %s (%s)"+command, entry, keep(what), e.Detail, keep(s.app)); s.width <= 0 || len(line) <= s.width {
-			return line
-		}
+	if e.Detail == "" {
+		return s.squeeze(format, entry, keep(what), keep(""), keep(s.app))
 	}
-	return s.squeeze("Refused %s: %s"+command, entry, keep(what), keep(s.app))
+	return s.first(
+		s.squeeze(format, entry, keep(what), " ("+e.Detail+")", keep(s.app)),
+		s.squeeze(format, entry, keep(what), keep(""), keep(s.app)))
 }
 
 // need is how much a release needs and where the figure came from.
@@ -819,6 +826,16 @@ func (s scene) squeeze(format string, args ...any) string {
 		}
 		args[longest] = elide(v, target)
 	}
+}
+
+// first is the first of lines that fits the scene's width, or the last.
+func (s scene) first(lines ...string) string {
+	for _, l := range lines[:len(lines)-1] {
+		if s.width <= 0 || len(l) <= s.width {
+			return l
+		}
+	}
+	return lines[len(lines)-1]
 }
 
 // elide shortens s to at most n bytes, keeping its start and end.

@@ -105,8 +105,10 @@ func adviceCases() []adviceCase {
 		{&fsm.SameVersionError{Version: v7144}, "SameVersionError", relation.Active, whole("Concourse 7.14.4 is already the settled release: nothing to do")},
 		{&fsm.NoReleaseError{}, "NoReleaseError", relation.Waiting, has("wait until juju status concourse-ci-machine shows it installed")},
 		{&fsm.InvalidRequestError{Field: "prepare-timeout", Value: "-1s", Reason: "is negative"}, "InvalidRequestError", relation.Blocked, has("prepare-timeout")},
-		{&ParamError{Param: "version", Value: "latest", Err: &version.Error{Input: "latest", Reason: "is not a version like 7.14.3"}},
-			"ParamError", relation.Blocked, has("; e.g. juju run concourse-ci-machine/leader upgrade version=7.14.3")},
+		{&ParamError{Param: "version", Value: "latest", Err: &version.Error{Input: "latest", Reason: "it is not a semantic version"}},
+			"ParamError", relation.Blocked, whole(`version="latest" is not a Concourse release version: juju run concourse-ci-machine/leader upgrade version=7.14.3`)},
+		{&ParamError{Param: "version", Value: "", Err: errors.New("is required")},
+			"ParamError", relation.Blocked, whole(`version="": is required; e.g. juju run concourse-ci-machine/leader upgrade version=7.14.3`)},
 		{&ReleaseNotReadyError{Version: v7144, Role: RoleWorker}, "ReleaseNotReadyError", relation.Waiting, has("downloaded on this unit's next hook")},
 		{&NotReadyError{Reason: "web has not started yet"}, "NotReadyError", relation.Waiting, whole("web has not started yet")},
 
@@ -431,4 +433,18 @@ func TestInspectAdvice(t *testing.T) {
 		assert.Contains(t, InspectAdvice(storage.Problem{Kind: tc.kind, Path: tc.path}, tc.r), tc.want, tc.kind)
 	}
 	assert.Empty(t, InspectAdvice(storage.Problem{Kind: "unheard-of"}, free))
+}
+
+// A detail that fits stays; one that does not is left out before any
+// command is cut.
+func TestAdviceKeepsDetailsWhenThereIsRoom(t *testing.T) {
+	t.Parallel()
+	short := &hook{app: "ci", self: "ci/0"}
+	long := &hook{app: testApp, self: testUnit}
+	param := &ParamError{Param: "version", Value: "7.14", Err: &version.Error{Input: "7.14", Reason: "it has no patch number"}}
+	assert.Equal(t, `version="7.14" is not a Concourse release version (it has no patch number): juju run ci/leader upgrade version=7.14.3`, short.adviceLine(param))
+	assert.NotContains(t, long.adviceLine(param), "patch number")
+	link := &storage.HostileArchiveError{Entry: "concourse/bin/gdn", Detail: "-> /etc/shadow", Reason: storage.ErrLinkEscapes}
+	assert.Equal(t, `Refused "concourse/bin/gdn": link leaves release (-> /etc/shadow). Official tarball: juju config ci --reset release-url`, short.adviceLine(link))
+	assert.Equal(t, `Refused "concourse/bin/gdn": link leaves release. Official tarball: juju config concourse-ci-machine --reset release-url`, long.adviceLine(link))
 }
