@@ -29,7 +29,7 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 	want := fsm.Wanted(rec, h.self)
 	if want.Stage.IsZero() {
 		// Nothing is settled yet: get the configured release ready.
-		h.prestage(ctx, h.cfg.Version)
+		h.firstInstall(ctx)
 	}
 	staged := h.stage(ctx, want.Stage, rec)
 	if h.isSwitcher() && staged {
@@ -82,6 +82,23 @@ func (h *hook) prestage(ctx context.Context, v version.Version) {
 	}
 	if err := h.vol.Stage(ctx, h.stageRequest(v, fsm.Record{})); err != nil {
 		h.notes = append(h.notes, fmt.Sprintf("could not download %s ahead: %s", v, describe(err)))
+	}
+}
+
+// firstInstall gets the configured release ready before any record names
+// one. A failure is for the status (installErr), a busy lock a wait.
+func (h *hook) firstInstall(ctx context.Context) {
+	v := h.cfg.Version
+	if v.IsZero() || h.vol.Staged(v) {
+		return
+	}
+	err := h.vol.Stage(ctx, h.stageRequest(v, fsm.Record{}))
+	switch {
+	case err == nil:
+	case isStillWaiting(err):
+		h.waiting = append(h.waiting, describe(err))
+	default:
+		h.installErr = fmt.Errorf("get Concourse %s ready: %w", v, err)
 	}
 }
 

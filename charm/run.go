@@ -36,16 +36,20 @@ type hook struct {
 	local  *localState
 
 	// What acting produced, for the ack and the status.
-	problems []error  // failures worth an error in the ack and a status line
-	waiting  []string // conditions that resolve by themselves
-	notes    []string // what the status may add
-	progress string   // the latest install progress line
-	held     []error  // why a role does not run, when not a failure (no database, no TSA)
-	wire     wiring
-	ack      fsm.Ack
-	acted    bool // the unit acted on a committed record
-	next     fsm.Record
-	nextApp  relation.AppData
+	problems []error // failures worth an error in the ack and a status line
+	// installErr: getting the configured release ready before any record
+	// names one failed. No record asks for it yet, so it is no ack's
+	// error, but the status must say what to fix.
+	installErr error
+	waiting    []string // conditions that resolve by themselves
+	notes      []string // what the status may add
+	progress   string   // the latest install progress line
+	held       []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire       wiring
+	ack        fsm.Ack
+	acted      bool // the unit acted on a committed record
+	next       fsm.Record
+	nextApp    relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.
@@ -143,7 +147,7 @@ func (h *hook) reconcile(ctx context.Context) error {
 	if h.peers == nil {
 		// Before the peer relation exists nothing may run: get the
 		// configured release ready, so the unit is quick once it may.
-		h.prestage(ctx, h.cfg.Version)
+		h.firstInstall(ctx)
 		return nil
 	}
 	if leaderToken := h.peers.App.VolumeToken; leaderToken != "" {

@@ -157,6 +157,8 @@ func (h *hook) unitStatus() relation.Status {
 		return relation.Status{State: adviceState(h.volErr), Message: h.adviceLine(h.volErr)}
 	case h.hc.Kind == relation.KindHook && isLeaving(h.hc):
 		return relation.Status{State: relation.Maintenance, Message: "Leaving: services stopped and removed"}
+	case h.installErr != nil:
+		return relation.Status{State: adviceState(h.installErr), Message: h.adviceLine(h.installErr)}
 	case h.peers == nil:
 		return relation.Status{State: relation.Waiting, Message: fit("Waiting for the peer relation" + h.progressNote())}
 	}

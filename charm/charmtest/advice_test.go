@@ -165,3 +165,27 @@ func TestAdviceStatusOfAConfigVersionTheServerLacks(t *testing.T) {
 	assert.Equal(t, fsm.PhaseIdle, rec.Phase, "no worker was stopped for a release that cannot be had")
 	assert.Empty(t, w.Violations())
 }
+
+// A first deploy of a version the release server lacks: no record names a
+// release yet, yet every unit's status says what to fix instead of
+// "Installing" for good; fixing the config installs it, once.
+func TestAdviceFirstDeployOfAVersionTheServerLacks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, Options{Units: 2, Releases: []string{"7.14.3"}, Config: map[string]any{"version": "7.99.1"}})
+	require.NoError(t, w.Settle(ctx, 10000))
+	line := "No .sha1 for Concourse 7.99.1: wrong version? Else pin: juju config concourse release-sha256=..."
+	for _, u := range w.Model.Units(w.App) {
+		st := w.Model.Status(u)
+		assert.Equal(t, relation.Blocked, st.State, "%s: %s", u, st)
+		assert.Equal(t, line, st.Message, u)
+	}
+	assert.Empty(t, w.Violations())
+
+	w.Model.SetConfig(w.App, map[string]any{"version": "7.14.3"})
+	require.NoError(t, w.Converge(ctx, 5), "%s", w.Model)
+	assert.Equal(t, 1, w.Downloads("7.14.3"))
+	for _, u := range w.Model.Units(w.App) {
+		assert.Equal(t, relation.Active, w.Model.Status(u).State, u)
+	}
+}
