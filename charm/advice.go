@@ -439,6 +439,12 @@ func archiveAdvice() []advice {
 		}},
 		advice{"BadReleaseError", as[*storage.BadReleaseError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.BadReleaseError](err)
+			if !e.Other.IsZero() {
+				// It runs: the tarball is another release's (the attached
+				// resource, or a mirror's misnamed file).
+				return s.squeeze("Tarball is %s, not %s: juju attach-resource %s %s=FILE, or fix release-url",
+					keep(e.Other.String()), keep(e.Version.String()), keep(s.app), keep(ReleaseResource))
+			}
 			return s.squeeze("Concourse %s won't run here: %s (architecture? libraries?); use the linux-amd64 tarball",
 				keep(e.Version.String()), e.Problem)
 		}},

@@ -187,6 +187,8 @@ func adviceCases() []adviceCase {
 			"NoSpaceError", relation.Blocked, whole("Needs ~1.3 GiB by largest release, has 300.0 MiB: grow the volume or juju config concourse-ci-machine release-space=...")},
 		{&storage.BadReleaseError{Binary: releases + "/7.14.4.partial-1a2b3c/concourse/bin/concourse", Version: v7144, Problem: "fork/exec: exec format error"},
 			"BadReleaseError", relation.Blocked, whole("Concourse 7.14.4 won't run here: fork/exec: exec format error (architecture? libraries?); use the linux-amd64 tarball")},
+		{&storage.BadReleaseError{Binary: releases + "/7.14.4.partial-1a2b3c/concourse/bin/concourse", Version: v7144, Problem: `--version printed "7.14.3"`, Other: version.MustParse("7.14.3")},
+			"BadReleaseError", relation.Blocked, whole("Tarball is 7.14.3, not 7.14.4: juju attach-resource concourse-ci-machine concourse-release=FILE, or fix release-url")},
 
 		// The volume.
 		{&storage.VolumeError{Path: jujuVolume, Reason: storage.ErrVolumeMissing, Err: syscall.ENOENT}, "VolumeError/missing", relation.Blocked,

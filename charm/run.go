@@ -19,6 +19,10 @@ import (
 // StorageName is the charm's storage (metadata.yaml).
 const StorageName = "concourse-data"
 
+// ReleaseResource is the charm's optional resource: a release tarball for
+// machines that cannot reach release-url (air-gapped).
+const ReleaseResource = "concourse-release"
+
 // hook is one dispatch: what it read at its start and what it did.
 type hook struct {
 	hc     relation.Context
@@ -41,15 +45,18 @@ type hook struct {
 	// names one failed. No record asks for it yet, so it is no ack's
 	// error, but the status must say what to fix.
 	installErr error
-	waiting    []string // conditions that resolve by themselves
-	notes      []string // what the status may add
-	progress   string   // the latest install progress line
-	held       []error  // why a role does not run, when not a failure (no database, no TSA)
-	wire       wiring
-	ack        fsm.Ack
-	acted      bool // the unit acted on a committed record
-	next       fsm.Record
-	nextApp    relation.AppData
+	// resourcePath is the attached release tarball, "" when none is; read
+	// once per hook, when something must be staged.
+	resourcePath *string
+	waiting      []string // conditions that resolve by themselves
+	notes        []string // what the status may add
+	progress     string   // the latest install progress line
+	held         []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire         wiring
+	ack          fsm.Ack
+	acted        bool // the unit acted on a committed record
+	next         fsm.Record
+	nextApp      relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.

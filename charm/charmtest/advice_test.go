@@ -2,9 +2,12 @@ package charmtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,14 +135,21 @@ func TestAdviceUpgradeToAHostileTarball(t *testing.T) {
 	assert.Equal(t, "7.14.3", rec.Version.String())
 }
 
+// closedAddress is a loopback address nothing listens on.
+func closedAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
 // A release server that refuses connections is the network: proxy advice,
 // naming the model's proxy setting.
 func TestAdviceUpgradeWhenTheServerIsUnreachable(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	closed := l.Addr().String()
-	require.NoError(t, l.Close())
+	closed := closedAddress(t)
 	w := deployed(t, 2, Options{OpenVolume: func(root string) (charm.Volume, error) {
 		return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Minute, Fetch: storage.FetchOptions{RetryDelay: time.Millisecond}})
 	}})
@@ -188,4 +198,41 @@ func TestAdviceFirstDeployOfAVersionTheServerLacks(t *testing.T) {
 	for _, u := range w.Model.Units(w.App) {
 		assert.Equal(t, relation.Active, w.Model.Status(u).State, u)
 	}
+}
+
+// Air-gapped: the release server is unreachable, the tarball is attached
+// as the charm's resource and pinned by release-sha256. Every unit comes
+// up on it, installed once, with nothing fetched. An upgrade to a version
+// the attached tarball is not is refused, and says so.
+func TestAirGappedReleaseFromTheResource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tarball := releasetest.Tarball("7.14.3")
+	sum := sha256.Sum256(tarball)
+	closed := closedAddress(t)
+	w := newWorld(t, Options{Units: 3, Config: map[string]any{
+		"release-url":    "http://" + closed + "/v{version}/concourse-{version}-linux-amd64.tgz",
+		"release-sha256": hex.EncodeToString(sum[:]),
+	}})
+	path := filepath.Join(w.Dir, "resources", "concourse-linux-amd64.tgz")
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(t, os.WriteFile(path, tarball, 0o644))
+	w.Model.AttachResource(w.App, path)
+
+	require.NoError(t, w.Converge(ctx, 5), "%s", w.Model)
+	assert.Empty(t, w.Violations(), "installed once on the shared volume")
+	for _, u := range w.Model.Units(w.App) {
+		st := w.Model.Status(u)
+		assert.Equal(t, relation.Active, st.State, "%s: %s", u, st)
+		assert.Contains(t, st.Message, "7.14.3", u)
+	}
+
+	a := upgradeAction(t, w, "7.14.4")
+	require.True(t, a.Failed, "the attached tarball is 7.14.3, not 7.14.4")
+	assert.Equal(t, "Tarball is 7.14.3, not 7.14.4: juju attach-resource concourse concourse-release=FILE, or fix release-url", a.Message)
+	assert.NotContains(t, a.Message, "proxy")
+	rec, err := w.Record()
+	require.NoError(t, err)
+	assert.Equal(t, fsm.PhaseIdle, rec.Phase)
+	assert.Equal(t, "7.14.3", rec.Version.String())
 }
