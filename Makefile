@@ -11,8 +11,9 @@ TEST_TIMEOUT := 9m
 # The fast tier: no root, no systemd. Tests that need root (they mount) sit
 # in *_root_test.go files built only without the `unit` tag (see
 # internal/mounttest); the packages under services/ drive a real systemd,
-# so the tier leaves them out.
-UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/services\(/\|$$\)')
+# so the tier leaves them out, and so are packages whose every file is a
+# root test (with the tag they hold no Go file at all).
+UNIT_PKGS = $(shell $(GO) list -tags unit -e -f '{{if or .GoFiles .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./... | grep -v '/services\(/\|$$\)')
 
 .PHONY: all help build unit test soak bench bench-all demo charm docs lint staticcheck clean
 

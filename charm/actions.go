@@ -147,7 +147,7 @@ func (h *hook) stageForAction(ctx context.Context, v version.Version) error {
 	if h.vol.Staged(v) {
 		return nil
 	}
-	if err := h.vol.Stage(ctx, h.stageRequest(v, h.next)); err != nil {
+	if err := h.vol.Stage(ctx, h.stageRequest(ctx, v, h.next)); err != nil {
 		return &StageError{Version: v, Err: err}
 	}
 	return nil

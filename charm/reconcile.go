@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
@@ -29,7 +30,7 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 	want := fsm.Wanted(rec, h.self)
 	if want.Stage.IsZero() {
 		// Nothing is settled yet: get the configured release ready.
-		h.prestage(ctx, h.cfg.Version)
+		h.firstInstall(ctx)
 	}
 	staged := h.stage(ctx, want.Stage, rec)
 	if h.isSwitcher() && staged {
@@ -63,7 +64,7 @@ func (h *hook) stage(ctx context.Context, v version.Version, rec fsm.Record) boo
 	if h.vol.Staged(v) {
 		return true
 	}
-	err := h.vol.Stage(ctx, h.stageRequest(v, rec))
+	err := h.vol.Stage(ctx, h.stageRequest(ctx, v, rec))
 	switch {
 	case err == nil:
 		return true
@@ -80,21 +81,39 @@ func (h *hook) prestage(ctx context.Context, v version.Version) {
 	if v.IsZero() || h.vol.Staged(v) {
 		return
 	}
-	if err := h.vol.Stage(ctx, h.stageRequest(v, fsm.Record{})); err != nil {
+	if err := h.vol.Stage(ctx, h.stageRequest(ctx, v, fsm.Record{})); err != nil {
 		h.notes = append(h.notes, fmt.Sprintf("could not download %s ahead: %s", v, describe(err)))
 	}
 }
 
-func (h *hook) stageRequest(v version.Version, rec fsm.Record) StageRequest {
+// firstInstall gets the configured release ready before any record names
+// one. A failure is for the status (installErr), a busy lock a wait.
+func (h *hook) firstInstall(ctx context.Context) {
+	v := h.cfg.Version
+	if v.IsZero() || h.vol.Staged(v) {
+		return
+	}
+	err := h.vol.Stage(ctx, h.stageRequest(ctx, v, fsm.Record{}))
+	switch {
+	case err == nil:
+	case isStillWaiting(err):
+		h.waiting = append(h.waiting, describe(err))
+	default:
+		h.installErr = fmt.Errorf("get Concourse %s ready: %w", v, err)
+	}
+}
+
+func (h *hook) stageRequest(ctx context.Context, v version.Version, rec fsm.Record) StageRequest {
 	req := StageRequest{
-		Unit:    h.self,
-		Version: v,
-		URL:     releaseURL(h.cfg.ReleaseURL, v),
-		SHA256:  h.cfg.ReleaseSHA256,
-		Space:   h.cfg.ReleaseSpace,
-		Keep:    h.cfg.KeepReleases,
-		Proxy:   h.proxy(),
-		Status:  func(line string) { h.progress = line },
+		Unit:     h.self,
+		Version:  v,
+		URL:      releaseURL(h.cfg.ReleaseURL, v),
+		Resource: h.releaseResource(ctx),
+		SHA256:   h.cfg.ReleaseSHA256,
+		Space:    h.cfg.ReleaseSpace,
+		Keep:     h.cfg.KeepReleases,
+		Proxy:    h.proxy(),
+		Status:   func(line string) { h.progress = line },
 	}
 	for _, p := range []version.Version{rec.Version, rec.TargetVersion, rec.PreviousVersion, v} {
 		if !p.IsZero() {
@@ -102,6 +121,25 @@ func (h *hook) stageRequest(v version.Version, rec fsm.Record) StageRequest {
 		}
 	}
 	return req
+}
+
+// releaseResource is the path of the attached release tarball, or "" when
+// none is attached: resource-get fails, or answers an empty file (the
+// placeholder an operator uploads to detach one). The tarball must be the
+// release being staged: its `concourse --version` is checked, and its
+// bytes against release-sha256 or a .sha1 beside it.
+func (h *hook) releaseResource(ctx context.Context) string {
+	if h.resourcePath != nil {
+		return *h.resourcePath
+	}
+	path, err := h.d.Juju.ResourceGet(ctx, ReleaseResource)
+	if err != nil {
+		path = ""
+	} else if fi, statErr := os.Stat(path); statErr != nil || fi.Size() == 0 {
+		path = ""
+	}
+	h.resourcePath = &path
+	return path
 }
 
 func (h *hook) switchCurrent(ctx context.Context, v version.Version, revision uint64) {

@@ -19,6 +19,10 @@ import (
 // StorageName is the charm's storage (metadata.yaml).
 const StorageName = "concourse-data"
 
+// ReleaseResource is the charm's optional resource: a release tarball for
+// machines that cannot reach release-url (air-gapped).
+const ReleaseResource = "concourse-release"
+
 // hook is one dispatch: what it read at its start and what it did.
 type hook struct {
 	hc     relation.Context
@@ -36,16 +40,23 @@ type hook struct {
 	local  *localState
 
 	// What acting produced, for the ack and the status.
-	problems []error  // failures worth an error in the ack and a status line
-	waiting  []string // conditions that resolve by themselves
-	notes    []string // what the status may add
-	progress string   // the latest install progress line
-	held     []error  // why a role does not run, when not a failure (no database, no TSA)
-	wire     wiring
-	ack      fsm.Ack
-	acted    bool // the unit acted on a committed record
-	next     fsm.Record
-	nextApp  relation.AppData
+	problems []error // failures worth an error in the ack and a status line
+	// installErr: getting the configured release ready before any record
+	// names one failed. No record asks for it yet, so it is no ack's
+	// error, but the status must say what to fix.
+	installErr error
+	// resourcePath is the attached release tarball, "" when none is; read
+	// once per hook, when something must be staged.
+	resourcePath *string
+	waiting      []string // conditions that resolve by themselves
+	notes        []string // what the status may add
+	progress     string   // the latest install progress line
+	held         []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire         wiring
+	ack          fsm.Ack
+	acted        bool // the unit acted on a committed record
+	next         fsm.Record
+	nextApp      relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.
@@ -147,7 +158,7 @@ func (h *hook) reconcile(ctx context.Context) error {
 	if h.peers == nil {
 		// Before the peer relation exists nothing may run: get the
 		// configured release ready, so the unit is quick once it may.
-		h.prestage(ctx, h.cfg.Version)
+		h.firstInstall(ctx)
 		return nil
 	}
 	if leaderToken := h.peers.App.VolumeToken; leaderToken != "" {

@@ -152,16 +152,18 @@ func (h *hook) setStatus(ctx context.Context) error {
 func (h *hook) unitStatus() relation.Status {
 	switch {
 	case h.cfgErr != nil:
-		return relation.Status{State: relation.Blocked, Message: h.adviceLine(h.cfgErr)}
+		return relation.Status{State: adviceState(h.cfgErr), Message: h.adviceLine(h.cfgErr)}
 	case h.volErr != nil:
-		return relation.Status{State: relation.Blocked, Message: h.adviceLine(h.volErr)}
+		return relation.Status{State: adviceState(h.volErr), Message: h.adviceLine(h.volErr)}
 	case h.hc.Kind == relation.KindHook && isLeaving(h.hc):
 		return relation.Status{State: relation.Maintenance, Message: "Leaving: services stopped and removed"}
+	case h.installErr != nil:
+		return relation.Status{State: adviceState(h.installErr), Message: h.adviceLine(h.installErr)}
 	case h.peers == nil:
 		return relation.Status{State: relation.Waiting, Message: fit("Waiting for the peer relation" + h.progressNote())}
 	}
 	for _, err := range h.peers.BagErrors() {
-		return relation.Status{State: relation.Blocked, Message: h.adviceLine(err)}
+		return relation.Status{State: adviceState(err), Message: h.adviceLine(err)}
 	}
 	if err := h.firstProblem(); err != nil {
 		return relation.Status{State: adviceState(err), Message: h.adviceLine(err)}

@@ -359,6 +359,9 @@ type BadReleaseError struct {
 	Binary  string
 	Version version.Version
 	Problem string
+	// Other is the release the binary says it is, when it runs and is
+	// another release than Version (the wrong tarball was given).
+	Other version.Version
 }
 
 func (e *BadReleaseError) Error() string {

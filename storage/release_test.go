@@ -167,16 +167,18 @@ func TestReadReleaseInfoRefusesIncompleteReleases(t *testing.T) {
 func TestVerifyBinary(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		script  string
-		mode    os.FileMode
-		wantErr string
+		name      string
+		script    string
+		mode      os.FileMode
+		wantErr   string
+		wantOther string // the release the binary says it is, when another
 	}{
-		{"prints the version", releasetest.Script("7.14.3"), 0o755, ""},
-		{"prints another version", releasetest.Script("7.14.2"), 0o755, `--version printed "7.14.2"`},
-		{"not executable", releasetest.Script("7.14.3"), 0o644, "not an executable file"},
-		{"fails", "#!/bin/sh\necho broken >&2\nexit 3\n", 0o755, "broken"},
-		{"hangs", "#!/bin/sh\nexec sleep 600\n", 0o755, "did not finish within"},
+		{"prints the version", releasetest.Script("7.14.3"), 0o755, "", ""},
+		{"prints another version", releasetest.Script("7.14.2"), 0o755, `--version printed "7.14.2"`, "7.14.2"},
+		{"prints no version", releasetest.Script("garbage"), 0o755, `--version printed "garbage"`, ""},
+		{"not executable", releasetest.Script("7.14.3"), 0o644, "not an executable file", ""},
+		{"fails", "#!/bin/sh\necho broken >&2\nexit 3\n", 0o755, "broken", ""},
+		{"hangs", "#!/bin/sh\nexec sleep 600\n", 0o755, "did not finish within", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +196,11 @@ func TestVerifyBinary(t *testing.T) {
 			require.True(t, ok, "%v", err)
 			assert.Equal(t, ver("7.14.3"), bad.Version)
 			assert.Contains(t, err.Error(), tt.wantErr)
+			if tt.wantOther == "" {
+				assert.True(t, bad.Other.IsZero(), "%v", bad.Other)
+			} else {
+				assert.Equal(t, ver(tt.wantOther), bad.Other)
+			}
 		})
 	}
 }

@@ -19,25 +19,27 @@ import (
 const DefaultVerifyTimeout = 30 * time.Second
 
 // VerifyBinary checks that dir/concourse/bin/concourse is an executable file
-// whose `--version` prints version, within timeout.
-func VerifyBinary(ctx context.Context, dir string, version version.Version, timeout time.Duration) error {
+// whose `--version` prints want, within timeout.
+func VerifyBinary(ctx context.Context, dir string, want version.Version, timeout time.Duration) error {
 	bin := filepath.Join(dir, ReleaseBinary)
 	fi, err := os.Lstat(bin)
 	if err != nil {
-		return &BadReleaseError{Binary: bin, Version: version, Problem: "missing from the archive"}
+		return &BadReleaseError{Binary: bin, Version: want, Problem: "missing from the archive"}
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("not an executable file (mode %s)", fi.Mode())}
+		return &BadReleaseError{Binary: bin, Version: want, Problem: fmt.Sprintf("not an executable file (mode %s)", fi.Mode())}
 	}
 	if timeout <= 0 {
 		timeout = DefaultVerifyTimeout
 	}
-	out, err := runVersion(ctx, bin, version, timeout)
+	out, err := runVersion(ctx, bin, want, timeout)
 	if err != nil {
 		return err
 	}
-	if got := strings.TrimSpace(out); got != version.String() {
-		return &BadReleaseError{Binary: bin, Version: version, Problem: fmt.Sprintf("--version printed %q", got)}
+	if got := strings.TrimSpace(out); got != want.String() {
+		e := &BadReleaseError{Binary: bin, Version: want, Problem: fmt.Sprintf("--version printed %q", got)}
+		e.Other, _ = version.Parse(got)
+		return e
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func TestUpgradeRefusals(t *testing.T) {
 		{"concourse/1", "7.14.4", "juju run concourse/leader upgrade"},
 		{"concourse/0", "latest", "is not a Concourse release version"},
 		{"concourse/0", "7.14.3", "already the settled release"},
-		{"concourse/0", "7.14.9", "Cannot get Concourse 7.14.9 ready"},
+		{"concourse/0", "7.14.9", "No .sha1 for Concourse 7.14.9: wrong version?"},
 	} {
 		a := run(t, w, tc.unit, fsm.ActionUpgrade, map[string]any{"version": tc.version})
 		assert.True(t, a.Failed, tc.version)

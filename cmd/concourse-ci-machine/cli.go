@@ -7,7 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 )
+
+// cliApp stands for the application in the commands the charm's advice
+// names: the CLI runs on a machine and does not know it.
+const cliApp = "<app>"
 
 // command is one operator subcommand.
 type command struct {
@@ -151,6 +157,10 @@ func (c command) run(ctx context.Context, args []string, stdout, stderr io.Write
 	if _, ok := errors.AsType[*usageError](err); ok {
 		fmt.Fprintf(stderr, "usage: %s\nRun 'concourse-ci-machine help %s' for details.\n", c.synopsis(), c.name)
 		return 2
+	}
+	// The charm's advice for the error, as `juju status` would show it.
+	if advice := charm.Advice(err, cliApp); advice != "" {
+		fmt.Fprintf(stderr, "  %s\n", advice)
 	}
 	return 1
 }

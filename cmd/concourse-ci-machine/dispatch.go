@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +20,10 @@ import (
 // at a private systemd and a scratch state directory with them. README.md
 // lists them.
 const (
-	// EnvSystemdSocket is systemd's private D-Bus socket (systemd's own,
-	// no bus daemon): /run/systemd/private by default.
+	// EnvSystemdSocket is the path of systemd's private D-Bus socket
+	// (systemd's own, no bus daemon): /run/systemd/private by default. A
+	// D-Bus address (it has "=": unix:path=...) is refused: the charm
+	// speaks to systemd directly, never through a bus daemon.
 	EnvSystemdSocket = "CONCOURSE_CHARM_SYSTEMD_SOCKET"
 	// EnvSystemdRoot is systemd's root directory as this process sees it
 	// ("/" by default; /proc/<pid>/root for a systemd in other
@@ -52,8 +55,14 @@ func runDispatch(ctx context.Context, getenv func(string) string, stderr io.Writ
 		return 1
 	}
 	stateBase := orEnv(getenv, EnvStateDir, DefaultStateDir)
+	socket := orEnv(getenv, EnvSystemdSocket, services.SystemdPrivateSocket)
+	if strings.Contains(socket, "=") || !filepath.IsAbs(socket) {
+		fmt.Fprintf(stderr, "concourse-ci-machine: %s=%q: give the absolute path of systemd's private socket (e.g. %s), not a D-Bus address: the charm speaks to systemd without a bus daemon\n",
+			EnvSystemdSocket, socket, services.SystemdPrivateSocket)
+		return 1
+	}
 	systemd := &lazySystemd{cfg: services.Config{
-		Endpoint: services.PrivateSocket(orEnv(getenv, EnvSystemdSocket, services.SystemdPrivateSocket)),
+		Endpoint: services.PrivateSocket(socket),
 		Root:     getenv(EnvSystemdRoot),
 		UnitDir:  getenv(EnvUnitDir),
 	}}

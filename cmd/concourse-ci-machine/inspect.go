@@ -6,11 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 )
@@ -98,50 +97,11 @@ func printReport(w io.Writer, r storage.Report) error {
 	fmt.Fprintln(w, "Problems:")
 	for _, p := range r.Problems {
 		fmt.Fprintf(w, "  - %s\n", p)
-		if advice := problemAdvice(p, r); advice != "" {
+		if advice := charm.InspectAdvice(p, r); advice != "" {
 			fmt.Fprintf(w, "    %s\n", advice)
 		}
 	}
 	return nil
-}
-
-// problemAdvice says what an operator can do about a problem inspect found.
-func problemAdvice(p storage.Problem, r storage.Report) string {
-	switch p.Kind {
-	case storage.ProblemVolatileFS:
-		return "Mount a persistent filesystem that every unit shares there."
-	case storage.ProblemUnreadable, storage.ProblemLockUnprobed:
-		return "Check the filesystem (mount options, permissions for root, flock support)."
-	case storage.ProblemNotADirectory:
-		return "Move it away; the charm makes the directory it needs."
-	case storage.ProblemMode:
-		if strings.HasPrefix(p.Path, r.Root+"/"+storage.KeysDir) {
-			return fmt.Sprintf("chmod %o %s", storage.KeysMode, p.Path)
-		}
-		return fmt.Sprintf("chmod %o %s", storage.WorkerDirMode, p.Path)
-	case storage.ProblemCorruptMarker:
-		return "Remove it: the next unit that takes the lock writes it again (a corrupt .volume_id makes the units prove sharing again)."
-	case storage.ProblemInstalledMissing:
-		return fmt.Sprintf("Remove %s; the next install redoes the release.", filepath.Join(r.Root, storage.InstalledVersionFile))
-	case storage.ProblemCurrentNotSymlink, storage.ProblemCurrentOutside:
-		return "Remove it; the next install points it at the installed release."
-	case storage.ProblemCurrentMissing:
-		return "The next install or upgrade points it at a staged release."
-	case storage.ProblemStuckInstall:
-		if h := r.Lock.Holder; h != nil {
-			return fmt.Sprintf("Check whether pid %d on %s still works (juju debug-log --include %s); the lock is never taken from a live holder: if it hangs, kill it and the next unit cleans up and retries.", h.PID, h.Host, h.Unit)
-		}
-		return "Check whether the holder's process still works; the lock is never taken from a live holder: if it hangs, kill it and the next unit cleans up and retries."
-	case storage.ProblemInterruptedInstall, storage.ProblemPartialRelease:
-		return "Nothing to do unless it stays."
-	case storage.ProblemLowSpace:
-		pattern := filepath.Join(r.Root, storage.ReleasesDir, "*"+storage.PartialInfix+"*")
-		if r.Lock.State == storage.LockFree {
-			return "Free space or grow the filesystem; partial releases can be deleted while the lock is free (rm -rf " + pattern + ")."
-		}
-		return "Free space or grow the filesystem; partial releases may belong to the install in progress: delete them only once the lock is free."
-	}
-	return ""
 }
 
 func section(w io.Writer, title string, n int, rows func(*tabwriter.Writer)) {

@@ -176,6 +176,21 @@ func TestRunInspectBadInvocation(t *testing.T) {
 	r := cli(t, "inspect", missing)
 	assert.Equal(t, 1, r.code)
 	assert.True(t, strings.HasPrefix(r.stderr, "concourse-ci-machine inspect: shared volume "+missing+" does not exist"), r.stderr)
+	assert.Contains(t, r.stderr, "\n  No volume at "+missing+": mount it, or juju add-storage <app>/N concourse-data\n", "the charm's advice")
 	assert.NotContains(t, r.stderr, "usage:")
 	assert.NoDirExists(t, missing)
+}
+
+// Each problem inspect finds comes with the charm's advice under it.
+func TestRunInspectProblemAdvice(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	_, err := storage.OpenVolume(root)
+	require.NoError(t, err)
+	workers := filepath.Join(root, storage.WorkersDir, "concourse-0")
+	require.NoError(t, os.MkdirAll(workers, 0o755))
+	require.NoError(t, os.Chmod(workers, 0o755))
+	r := cli(t, "inspect", root)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("\n    chmod %o %s\n", storage.WorkerDirMode, workers))
 }

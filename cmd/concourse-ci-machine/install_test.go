@@ -72,6 +72,18 @@ func TestRunInstallRefusesUnverifiableFile(t *testing.T) {
 	assert.Contains(t, r.stdout, "install: downloading -> failed (fail)\n")
 }
 
+// A failure comes with the charm's advice: a version the server does not
+// have is a 404 (the version or the URL), never a proxy problem.
+func TestRunInstallFailureGetsTheCharmsAdvice(t *testing.T) {
+	t.Parallel()
+	srv := releasetest.NewTestServer(t, "7.14.3")
+	pin := strings.Repeat("ab", 32)
+	r := installFor(t, "--version", "7.99.0", "--base-url", srv.BaseURL(), "--sha256", pin, t.TempDir())
+	assert.Equal(t, 1, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "\n  HTTP 404: no Concourse 7.99.0 at "+strings.TrimPrefix(srv.URL(), "http://")+". Check version, or juju config <app> release-url=...\n")
+	assert.NotContains(t, r.stderr, "proxy")
+}
+
 func TestRunInstallUsageErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

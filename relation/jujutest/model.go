@@ -95,6 +95,7 @@ type Model struct {
 type app struct {
 	name     string
 	charmDir string
+	resource string // the attached resource's path, for units added later
 	leader   string
 	nextUnit int
 	config   map[string]any
@@ -204,11 +205,12 @@ func (m *Model) AddUnit(appName, storage string) *Unit {
 	n := a.nextUnit
 	a.nextUnit++
 	u := &Unit{
-		Name:    unitname.Name{App: appName, Number: n},
-		Storage: storage,
-		Address: fmt.Sprintf("10.1.%d.%d", len(m.apps), n+10),
-		joined:  map[int]map[string]bool{},
-		created: map[int]bool{},
+		Name:     unitname.Name{App: appName, Number: n},
+		Storage:  storage,
+		Address:  fmt.Sprintf("10.1.%d.%d", len(m.apps), n+10),
+		Resource: a.resource,
+		joined:   map[int]map[string]bool{},
+		created:  map[int]bool{},
 	}
 	m.units[u.Name.String()] = u
 	leaderHook := "leader-settings-changed"
@@ -302,6 +304,21 @@ func (m *Model) Config(appName string) map[string]any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return maps.Clone(m.apps[appName].config)
+}
+
+// AttachResource is `juju attach-resource`: resource-get answers path on
+// every unit, now and added later, and each unit gets upgrade-charm, as
+// Juju queues it for a new resource revision.
+func (m *Model) AttachResource(appName, path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.apps[appName]
+	a.resource = path
+	for _, u := range m.unitsOf(a) {
+		u.Resource = path
+		m.enqueue(u, Event{Hook: "upgrade-charm"})
+	}
+	m.tracef("resource of %s: %s", appName, path)
 }
 
 // RunAction queues an action on a unit (`juju run unit action k=v`) and
