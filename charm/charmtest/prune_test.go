@@ -150,6 +150,23 @@ func TestWorkerNotStalledIsRetried(t *testing.T) {
 	noHookFailed(t, w)
 }
 
+// A departed unit's worker that landed (its last stop landed it rather
+// than retiring it) never comes back: web prunes it like a stalled one.
+func TestDepartedLandedWorkerIsPruned(t *testing.T) {
+	t.Parallel()
+	w := pruneWorld(t)
+	w.SetDown("concourse/2", true) // it never gets to retire its worker
+	w.Model.RemoveUnit("concourse/2")
+	require.NoError(t, w.Settle(context.Background(), 2000))
+	w.SetWorkerState(ghost, concourse.WorkerLanded)
+	tick(t, w)
+	assert.NotContains(t, w.Workers(), ghost)
+	assert.Equal(t, 1, prunes(w, ghost))
+	assert.Empty(t, pending(t, w, "concourse/0"))
+	assert.Equal(t, "active: web 7.14.3; pruned landed worker "+ghost, w.Model.Status("concourse/0").String())
+	noHookFailed(t, w)
+}
+
 // A worker that retired cleanly is no longer registered: that ends it,
 // without a prune.
 func TestWorkerNotRegisteredEndsIt(t *testing.T) {
