@@ -100,8 +100,9 @@ func (s *storageVolume) Stage(ctx context.Context, req StageRequest) error {
 		fetch.Proxy = ProxyFunc(req.Proxy)
 	}
 	_, err := installer.New(s.v, installer.Options{
-		Unit: req.Unit, Source: source, SHA256: req.SHA256, Keep: req.Keep, Protected: req.Protect,
-		SpaceNeeded: req.Space, NoSync: s.opts.NoSync, Fetch: fetch, Now: s.opts.Now, OnStatus: status,
+		Unit:      req.Unit,
+		FetchSpec: storage.FetchSpec{Source: source, SHA256: req.SHA256, SpaceNeeded: req.Space, Fetch: fetch},
+		Keep:      req.Keep, Protected: req.Protect, NoSync: s.opts.NoSync, Now: s.opts.Now, OnStatus: status,
 	}).Stage(ctx, req.Version)
 	return waitingOrErr(err)
 }

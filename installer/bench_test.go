@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
+	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
 	"github.com/stretchr/testify/require"
 )
@@ -135,7 +136,7 @@ func stageOnSharedVolume(b *testing.B, root, baseURL string, units int) {
 		unit := fmt.Sprintf("concourse/%d", i)
 		v := openVolume(b, root)
 		wg.Go(func() {
-			if _, err := New(v, Options{Unit: unit, BaseURL: baseURL}).Stage(ctx, ver("7.14.3")); err != nil {
+			if _, err := New(v, Options{Unit: unit, FetchSpec: storage.FetchSpec{BaseURL: baseURL}}).Stage(ctx, ver("7.14.3")); err != nil {
 				errs[i] = err
 				return
 			}
@@ -208,7 +209,7 @@ func BenchmarkRacingUnits(b *testing.B) {
 		errs := make([]error, units)
 		var wg sync.WaitGroup
 		for i := range units {
-			in := New(openVolume(b, root), Options{Unit: fmt.Sprintf("concourse/%d", i), BaseURL: srv.BaseURL()})
+			in := New(openVolume(b, root), Options{Unit: fmt.Sprintf("concourse/%d", i), FetchSpec: storage.FetchSpec{BaseURL: srv.BaseURL()}})
 			wg.Go(func() {
 				<-start
 				began := time.Now()

@@ -86,12 +86,11 @@ func testFetch() storage.FetchOptions {
 // testOpts are fast test options reporting into rec.
 func testOpts(unit, baseURL string, rec *recorder) Options {
 	return Options{
-		Unit:     unit,
-		BaseURL:  baseURL,
-		Fetch:    testFetch(),
-		OnStep:   rec.step,
-		OnStatus: rec.stat,
-		Logf:     rec.logf,
+		Unit:      unit,
+		FetchSpec: storage.FetchSpec{BaseURL: baseURL, Fetch: testFetch()},
+		OnStep:    rec.step,
+		OnStatus:  rec.stat,
+		Logf:      rec.logf,
 	}
 }
 

@@ -190,14 +190,7 @@ func (in *Installer) inPlace(v version.Version, activate bool) bool {
 // download fetches, unpacks, verifies and commits v into releases/<v>. The
 // partial directory never survives an error.
 func (in *Installer) download(ctx context.Context, m *fsm.InstallMachine, lock *storage.Lock, v version.Version, res *Result) error {
-	spec := storage.FetchSpec{
-		Source:      in.opts.Source,
-		BaseURL:     in.opts.BaseURL,
-		SHA256:      in.opts.SHA256,
-		Limits:      in.opts.Limits,
-		SpaceNeeded: in.opts.SpaceNeeded,
-		Fetch:       in.opts.Fetch,
-	}
+	spec := in.opts.FetchSpec
 	onProgress := spec.Fetch.OnProgress
 	spec.Fetch.OnProgress = func(p storage.DownloadProgress) {
 		in.opts.OnStatus(FormatDownloadProgress(v, p))
@@ -205,11 +198,7 @@ func (in *Installer) download(ctx context.Context, m *fsm.InstallMachine, lock *
 			onProgress(p)
 		}
 	}
-	src := spec.Source
-	if src == (storage.Source{}) {
-		src = storage.DefaultSource(spec.BaseURL, v)
-	}
-	in.opts.Logf("downloading Concourse %s from %s", v, src)
+	in.opts.Logf("downloading Concourse %s from %s", v, spec.SourceFor(v))
 	in.opts.OnStatus(fmt.Sprintf("Downloading Concourse %s", v))
 	partial, err := lock.FetchRelease(ctx, v, spec)
 	if err != nil {

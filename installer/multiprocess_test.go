@@ -53,7 +53,7 @@ func runInstallerChild(args []string) error {
 	}
 	said := false
 	opts := Options{
-		Unit: unit, BaseURL: baseURL,
+		Unit: unit, FetchSpec: storage.FetchSpec{BaseURL: baseURL},
 		OnStatus: func(s string) {
 			if strings.HasPrefix(s, "Waiting") && !said {
 				said = true

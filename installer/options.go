@@ -25,13 +25,9 @@ const holderGrace = 500 * time.Millisecond
 type Options struct {
 	// Unit names this unit in the lock holder record and markers.
 	Unit string
-	// Source is where the tarball comes from; when zero it is the release
-	// under BaseURL (storage.DefaultReleaseBaseURL when empty).
-	Source  storage.Source
-	BaseURL string
-	// SHA256 pins the tarball's SHA-256, checked as well as the sidecar's
-	// SHA-1 (the charm maps its config option onto it).
-	SHA256 string
+	// FetchSpec says where the release comes from and how it is checked
+	// and unpacked (the charm maps its checksum option onto SHA256).
+	storage.FetchSpec
 	// Revision is the decision Install switches `current` for (the
 	// upgrade's generation; 0 for a first install): see
 	// storage.(*Lock).SwitchCurrent.
@@ -39,14 +35,9 @@ type Options struct {
 	// Keep is how many releases stay after an install
 	// (storage.DefaultKeepReleases); Protected versions are never pruned
 	// (an upgrade's target and previous version).
-	Keep      int
-	Protected []version.Version
-	Limits    storage.ExtractLimits
-	// SpaceNeeded, when positive, replaces the estimate of the space an
-	// unpacked release needs (an operator's figure).
-	SpaceNeeded   int64
+	Keep          int
+	Protected     []version.Version
 	VerifyTimeout time.Duration
-	Fetch         storage.FetchOptions
 	// NoSync skips every fsync (storage.WithoutSync), for models that run
 	// thousands of hooks on tiny releases.
 	NoSync bool

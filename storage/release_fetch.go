@@ -30,6 +30,15 @@ type FetchSpec struct {
 	Fetch       FetchOptions
 }
 
+// SourceFor is where v's tarball comes from: Source, or when that is zero
+// the release under BaseURL.
+func (s FetchSpec) SourceFor(v version.Version) Source {
+	if s.Source == (Source{}) {
+		return DefaultSource(s.BaseURL, v)
+	}
+	return s.Source
+}
+
 // PartialRelease is a release downloaded, hashed against its checksums and
 // unpacked into a directory only its lock holder knows, not yet verified
 // nor in place. Verify it, then Commit it or Discard it.
@@ -59,10 +68,7 @@ func (l *Lock) FetchRelease(ctx context.Context, v version.Version, spec FetchSp
 	if err := l.stillHeld(); err != nil {
 		return nil, err
 	}
-	src := spec.Source
-	if src == (Source{}) {
-		src = DefaultSource(spec.BaseURL, v)
-	}
+	src := spec.SourceFor(v)
 	r, err := src.resolve()
 	if err != nil {
 		return nil, err

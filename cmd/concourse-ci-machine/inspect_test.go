@@ -28,7 +28,7 @@ func populatedVolume(t *testing.T) (root string, id string) {
 	require.NoError(t, err)
 	file := filepath.Join(t.TempDir(), "concourse.tgz")
 	require.NoError(t, os.WriteFile(file, tarball, 0o644))
-	opts := installer.Options{Unit: "concourse/0", Source: storage.FileSource(file), SHA256: releasetest.SHA256Hex(tarball), Revision: 2}
+	opts := installer.Options{Unit: "concourse/0", FetchSpec: storage.FetchSpec{Source: storage.FileSource(file), SHA256: releasetest.SHA256Hex(tarball)}, Revision: 2}
 	_, err = installer.New(v, opts).Install(context.Background(), version.MustParse("7.11.2"))
 	require.NoError(t, err)
 	l, err := v.TryLock(storage.Holder{Unit: "concourse/0"})

@@ -72,15 +72,17 @@ func installFlags(fs *flag.FlagSet) action {
 			return err
 		}
 		in := installer.New(vol, installer.Options{
-			Unit:        *unit,
-			Source:      storage.Source{URL: *rawURL, File: *file},
-			BaseURL:     *baseURL,
-			SHA256:      *pin,
-			Revision:    *revision,
-			SpaceNeeded: spaceNeeded,
-			OnStep:      func(s fsm.InstallStep) { fmt.Fprintf(stdout, "install: %s\n", s) },
-			OnStatus:    func(msg string) { fmt.Fprintf(stdout, "status: %s\n", msg) },
-			Logf:        func(format string, a ...any) { fmt.Fprintf(stderr, "install: "+format+"\n", a...) },
+			Unit: *unit,
+			FetchSpec: storage.FetchSpec{
+				Source:      storage.Source{URL: *rawURL, File: *file},
+				BaseURL:     *baseURL,
+				SHA256:      *pin,
+				SpaceNeeded: spaceNeeded,
+			},
+			Revision: *revision,
+			OnStep:   func(s fsm.InstallStep) { fmt.Fprintf(stdout, "install: %s\n", s) },
+			OnStatus: func(msg string) { fmt.Fprintf(stdout, "status: %s\n", msg) },
+			Logf:     func(format string, a ...any) { fmt.Fprintf(stderr, "install: "+format+"\n", a...) },
 		})
 		run := in.Install
 		if *stageOnly {
