@@ -65,7 +65,6 @@ func (in *Installer) run(ctx context.Context, v version.Version, activate bool) 
 	res := &Result{Version: v, Dir: in.v.ReleaseDir(v)}
 	err := in.install(ctx, m, v, activate, res)
 	if err != nil {
-		err = in.noSpace(err)
 		if ferr := m.Fire(fsm.InstallFail); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
@@ -241,17 +240,4 @@ func doneStatus(v version.Version, activate bool) string {
 		return fmt.Sprintf("Concourse %s installed", v)
 	}
 	return fmt.Sprintf("Concourse %s staged", v)
-}
-
-// noSpace turns an ENOSPC that reached the install outside the unpack (a
-// marker on a full disk) into a *storage.NoSpaceError like the unpack's.
-func (in *Installer) noSpace(err error) error {
-	if _, ok := errors.AsType[*storage.NoSpaceError](err); ok || !isNoSpace(err) {
-		return err
-	}
-	free := int64(-1)
-	if info, ferr := in.v.FSInfo(); ferr == nil {
-		free = int64(info.FreeBytes)
-	}
-	return &storage.NoSpaceError{Path: in.v.Path(storage.ReleasesDir), Need: -1, Basis: storage.SpaceUnknown, Free: free, Err: err}
 }

@@ -1,8 +1,6 @@
 package installer
 
 import (
-	"errors"
-	"syscall"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
@@ -78,9 +76,4 @@ func (o Options) withDefaults() Options {
 		o.Fetch.Now = o.Now
 	}
 	return o
-}
-
-// isNoSpace tells a full disk or an exhausted quota.
-func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fsutil"
@@ -61,4 +62,23 @@ func (v *Volume) syncDir(dir string) error { return v.cfg.durable.syncDir(dir) }
 // isNoSpace tells a full disk or an exhausted quota.
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// noSpace returns a full disk or an exhausted quota as e, with the system's
+// error and the space free now (after any cleanup); any other error, or one
+// already a *NoSpaceError, is returned as it is.
+func (v *Volume) noSpace(err error, e *NoSpaceError) error {
+	if !isNoSpace(err) {
+		return err
+	}
+	if _, ok := errors.AsType[*NoSpaceError](err); ok {
+		return err
+	}
+	e.Err, e.Free = err, v.freeBytes()
+	return e
+}
+
+// fileNoSpace is noSpace for a write of the file at path.
+func (v *Volume) fileNoSpace(err error, path string) error {
+	return v.noSpace(err, &NoSpaceError{Path: filepath.Dir(path), File: filepath.Base(path), Need: -1, Basis: SpaceUnknown})
 }

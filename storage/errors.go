@@ -320,10 +320,14 @@ const (
 	SpaceUnknown         SpaceBasis = "nothing"
 )
 
-// NoSpaceError says a release does not fit on the volume. When it is
-// returned the partial release was removed and `current` was not touched.
+// NoSpaceError says a release does not fit on the volume, or that the disk
+// filled while a marker (or the `current` link) was written. For a release
+// the partial release was removed and `current` was not touched.
 type NoSpaceError struct {
-	Path  string     // releases/
+	Path string // releases/, or the directory of File
+	// File is the marker or link being written when the disk filled; empty
+	// for a release (then Need, Basis and Written say how far it got).
+	File  string
 	Need  int64      // bytes the release needs by Basis; -1 when unknown
 	Basis SpaceBasis // where Need comes from
 	// Free is the space left once the partial release was removed; -1 if
@@ -339,6 +343,9 @@ func (e *NoSpaceError) Error() string {
 	free := "unknown"
 	if e.Free >= 0 {
 		free = bytesize.Format(e.Free)
+	}
+	if e.File != "" {
+		return fmt.Sprintf("no space left in %s writing %s: %v; %s free", e.Path, e.File, e.Err, free)
 	}
 	need := "an unknown amount"
 	if e.Need >= 0 {

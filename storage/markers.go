@@ -77,11 +77,12 @@ func encodeMarker(v any) ([]byte, error) {
 	return append(data, '\n'), nil
 }
 
-// writeMarker encodes v and writes it atomically at path with FileMode.
+// writeMarker encodes v and writes it atomically at path with FileMode; a
+// full disk is a *NoSpaceError naming the marker.
 func (v *Volume) writeMarker(path string, marker any) error {
 	data, err := encodeMarker(marker)
 	if err != nil {
 		return err
 	}
-	return v.cfg.atomic.WriteFile(path, data, FileMode)
+	return v.fileNoSpace(v.cfg.atomic.WriteFile(path, data, FileMode), path)
 }

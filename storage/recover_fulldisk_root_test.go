@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"testing"
 	"time"
@@ -181,4 +182,29 @@ func problemOf(t *testing.T, r Report, kind ProblemKind) Problem {
 	p, found := findProblem(r, kind)
 	require.True(t, found, "no %s problem in %v", kind, r.Problems)
 	return p
+}
+
+// A marker written on a full disk is a *NoSpaceError that names the marker
+// (not a release's unpack), keeps the system's error and says what is free;
+// nothing of the marker is left.
+func TestMarkerOnFullDisk(t *testing.T) {
+	// Not parallel, for the reason given in TestRecoverAfterDeadHolderFilledTheDisk.
+	v := fullDiskVolume(t)
+	fillDisk(t, v.Path("fill"))
+	requireDiskFull(t, v)
+	l, err := v.TryLock(Holder{Unit: "concourse/0"})
+	require.NoError(t, err)
+	defer l.Release()
+
+	err = l.WriteProgress(ver("7.14.4"))
+	ns := requireNoSpace(t, err)
+	require.ErrorIs(t, err, syscall.ENOSPC)
+	assert.Equal(t, v.Root(), ns.Path)
+	assert.Equal(t, ProgressFile, ns.File)
+	assert.GreaterOrEqual(t, ns.Free, int64(0))
+	assert.Less(t, ns.Free, int64(64<<10))
+	assert.Regexp(t, `^no space left in `+regexp.QuoteMeta(v.Root())+` writing `+regexp.QuoteMeta(ProgressFile)+`: .*no space left on device; [0-9.]+ (B|KiB) free$`, err.Error())
+	assert.NotContains(t, err.Error(), "unpacking")
+	assert.NoFileExists(t, v.Path(ProgressFile))
+	assert.Empty(t, listNames(t, v.Root(), TempInfix), "no temporary file is left")
 }

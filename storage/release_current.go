@@ -111,7 +111,7 @@ func (l *Lock) pointCurrent(cur, v version.Version, checksum string) error {
 		tmp := fsutil.TempName(link)
 		// Relative: the link survives a different mount point.
 		if err := os.Symlink(filepath.Join(ReleasesDir, v.String()), tmp); err != nil {
-			return fmt.Errorf("switch current to %s: %w", v, err)
+			return fmt.Errorf("switch current to %s: %w", v, l.v.fileNoSpace(err, link))
 		}
 		if err := l.v.cfg.durable.rename(tmp, link); err != nil {
 			return errors.Join(fmt.Errorf("switch current to %s: %w", v, err), fsutil.RemoveIfExists(tmp))

@@ -87,17 +87,15 @@ func (l *Lock) FetchRelease(ctx context.Context, v version.Version, spec FetchSp
 		if derr := p.Discard(); derr != nil {
 			err = errors.Join(err, derr)
 		}
-		if isNoSpace(err) {
-			if _, ok := errors.AsType[*NoSpaceError](err); !ok {
-				if need < p.Stats.Bytes { // the estimate was wrong: say nothing of it
-					need, basis = -1, SpaceUnknown
-				}
-				err = &NoSpaceError{Path: l.v.Path(ReleasesDir), Need: need, Basis: basis, Written: p.Stats.Bytes, Err: err}
-			}
-		}
+		// Free is measured with the partial release gone.
 		if ns, ok := errors.AsType[*NoSpaceError](err); ok {
-			ns.Free = l.v.freeBytes() // measured with the partial release gone
+			ns.Free = l.v.freeBytes()
+			return
 		}
+		if need < p.Stats.Bytes { // the estimate was wrong: say nothing of it
+			need, basis = -1, SpaceUnknown
+		}
+		err = l.v.noSpace(err, &NoSpaceError{Path: l.v.Path(ReleasesDir), Need: need, Basis: basis, Written: p.Stats.Bytes})
 	}()
 	// What is known before the download is checked before it; the consumer
 	// checks again once the download's size is known too.
