@@ -168,7 +168,7 @@ func (f *Fetcher) readSidecar(ctx context.Context, r resolved, sidecar string) (
 			return nil, err
 		}
 		defer file.Close()
-		return readLimited(file, maxSidecarSize)
+		return readAtMost(file, maxSidecarSize, errSidecarTooLarge)
 	}
 	var data []byte
 	err := f.retry(ctx, sidecar, func(ctx context.Context) error {
@@ -177,7 +177,7 @@ func (f *Fetcher) readSidecar(ctx context.Context, r resolved, sidecar string) (
 			return err
 		}
 		defer resp.Body.Close()
-		data, err = readLimited(resp.Body, maxSidecarSize)
+		data, err = readAtMost(resp.Body, maxSidecarSize, errSidecarTooLarge)
 		if err != nil && !errors.Is(err, errSidecarTooLarge) {
 			return &transferError{err}
 		}
@@ -189,14 +189,14 @@ func (f *Fetcher) readSidecar(ctx context.Context, r resolved, sidecar string) (
 // errSidecarTooLarge refuses a sidecar larger than any checksum file.
 var errSidecarTooLarge = errors.New("the sidecar is larger than " + bytesize.Format(maxSidecarSize))
 
-// readLimited reads all of r, refusing more than limit bytes.
-func readLimited(r io.Reader, limit int64) ([]byte, error) {
+// readAtMost reads all of r, refusing more than limit bytes with tooLarge.
+func readAtMost(r io.Reader, limit int64, tooLarge error) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, errSidecarTooLarge
+		return nil, tooLarge
 	}
 	return data, nil
 }

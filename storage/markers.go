@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -57,14 +56,7 @@ func readSmallFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxMarkerSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxMarkerSize {
-		return nil, errMarkerTooLarge
-	}
-	return data, nil
+	return readAtMost(f, maxMarkerSize, errMarkerTooLarge)
 }
 
 // encodeMarker renders a marker as indented JSON with a final newline, so an
