@@ -35,15 +35,15 @@ func (l *Lock) SetUnitRelease(unit string, v version.Version) error {
 	if err := ValidateRelease(v); err != nil {
 		return err
 	}
-	n, err := unitname.Parse(unit)
+	n, err := parseUnit(unit)
 	if err != nil {
-		return &ValueError{Field: FieldUnitName, Value: unit, Reason: err.(*unitname.Error).Reason, Err: err}
+		return err
 	}
 	return l.held(func() error {
 		if _, err := l.v.readReleaseInfo(v); err != nil {
 			return fmt.Errorf("record %s's release: %w", unit, err)
 		}
-		dir, err := l.v.WorkerDir(unit)
+		dir, err := l.v.workerDir(n)
 		if err != nil {
 			return err
 		}

@@ -12,10 +12,17 @@ import (
 // anything that could name another path is refused with a *ValueError
 // wrapping the *unitname.Error.
 func ValidateUnitName(name string) error {
-	if _, err := unitname.Parse(name); err != nil {
-		return &ValueError{Field: FieldUnitName, Value: name, Reason: err.(*unitname.Error).Reason, Err: err}
+	_, err := parseUnit(name)
+	return err
+}
+
+// parseUnit is unitname.Parse with its refusal as a *ValueError.
+func parseUnit(name string) (unitname.Name, error) {
+	n, err := unitname.Parse(name)
+	if err != nil {
+		return unitname.Name{}, &ValueError{Field: FieldUnitName, Value: name, Reason: err.(*unitname.Error).Reason, Err: err}
 	}
-	return nil
+	return n, nil
 }
 
 // ValidateVersion is the guard of a release directory's name: a canonical

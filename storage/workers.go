@@ -11,9 +11,9 @@ import (
 // WorkerDirName is the directory name of a unit's worker dir: "app/N"
 // becomes "app-N". The mapping is one-to-one because N has no '-'.
 func WorkerDirName(unit string) (string, error) {
-	n, err := unitname.Parse(unit)
+	n, err := parseUnit(unit)
 	if err != nil {
-		return "", &ValueError{Field: FieldUnitName, Value: unit, Reason: err.(*unitname.Error).Reason, Err: err}
+		return "", err
 	}
 	return n.Slug(), nil
 }
@@ -23,10 +23,16 @@ func WorkerDirName(unit string) (string, error) {
 // real directory inside the volume (a symlink there is refused), so the path
 // never leads out of the volume.
 func (v *Volume) WorkerDir(unit string) (string, error) {
-	name, err := WorkerDirName(unit)
+	n, err := parseUnit(unit)
 	if err != nil {
 		return "", err
 	}
+	return v.workerDir(n)
+}
+
+// workerDir is WorkerDir for a parsed unit name.
+func (v *Volume) workerDir(n unitname.Name) (string, error) {
+	unit, name := n.String(), n.Slug()
 	parent := v.Path(WorkersDir)
 	if err := ensureDir(parent, WorkersMode); err != nil {
 		return "", fmt.Errorf("worker directory for %s: %w", unit, &VolumeError{Path: v.root, Reason: ErrVolumeLayoutConflict, Err: err})
