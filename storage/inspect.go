@@ -115,10 +115,9 @@ func InspectPath(root string, opts ...Option) (Report, error) {
 
 // inspection gathers a Report; each step adds what it found and problems.
 type inspection struct {
-	v    *Volume
-	root string
-	now  time.Time
-	r    Report
+	v   *Volume
+	now time.Time
+	r   Report
 }
 
 func (in *inspection) problem(kind ProblemKind, path, format string, args ...any) {
@@ -134,13 +133,9 @@ func (in *inspection) corrupt(path string, err error) {
 	in.problem(ProblemUnreadable, path, "%v", err)
 }
 
-func (in *inspection) path(elem ...string) string {
-	return filepath.Join(append([]string{in.root}, elem...)...)
-}
-
 func inspect(v *Volume) (Report, error) {
 	root := v.root
-	in := &inspection{v: v, root: root, now: v.cfg.now()}
+	in := &inspection{v: v, now: v.cfg.now()}
 	in.r = Report{Root: root, At: in.now, Releases: []ReleaseEntry{}, Workers: []WorkerEntry{}, Problems: []Problem{}}
 	fsInfo, err := statFS(root)
 	if err != nil {
@@ -162,14 +157,14 @@ func inspect(v *Volume) (Report, error) {
 
 func (in *inspection) filesystem() {
 	if in.r.FS.Type == "tmpfs" || in.r.FS.Type == "ramfs" {
-		in.problem(ProblemVolatileFS, in.root, "on %s: its contents vanish at reboot and no other machine sees them", in.r.FS.Type)
+		in.problem(ProblemVolatileFS, in.v.root, "on %s: its contents vanish at reboot and no other machine sees them", in.r.FS.Type)
 	}
 }
 
 func (in *inspection) layout() {
 	in.r.Initialised = true
 	for _, d := range layoutDirs() {
-		path := in.path(d.name)
+		path := in.v.Path(d.name)
 		fi, err := os.Lstat(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -185,14 +180,14 @@ func (in *inspection) layout() {
 }
 
 func (in *inspection) installed() {
-	iv, err := readInstalledVersion(in.path(InstalledVersionFile))
+	iv, err := in.v.ReadInstalledVersion()
 	if err != nil {
-		in.corrupt(in.path(InstalledVersionFile), err)
+		in.corrupt(in.v.Path(InstalledVersionFile), err)
 		return
 	}
 	in.r.Installed = iv
-	if iv != nil && !isRealDir(in.path(ReleasesDir, iv.Version.String())) {
-		in.problem(ProblemInstalledMissing, in.path(ReleasesDir, iv.Version.String()),
+	if iv != nil && !isRealDir(in.v.Path(ReleasesDir, iv.Version.String())) {
+		in.problem(ProblemInstalledMissing, in.v.Path(ReleasesDir, iv.Version.String()),
 			"missing, though %s says %s is installed", InstalledVersionFile, iv.Version)
 	}
 }
@@ -200,7 +195,7 @@ func (in *inspection) installed() {
 func (in *inspection) fence() {
 	f, err := in.v.CurrentFence()
 	if err != nil {
-		in.corrupt(in.path(CurrentFenceFile), err)
+		in.corrupt(in.v.Path(CurrentFenceFile), err)
 		return
 	}
 	if !f.Version.IsZero() {
@@ -209,12 +204,12 @@ func (in *inspection) fence() {
 }
 
 func (in *inspection) releases() {
-	entries, err := os.ReadDir(in.path(ReleasesDir))
+	entries, err := os.ReadDir(in.v.Path(ReleasesDir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	if err != nil {
-		in.problem(ProblemUnreadable, in.path(ReleasesDir), "%v", err)
+		in.problem(ProblemUnreadable, in.v.Path(ReleasesDir), "%v", err)
 		return
 	}
 	for _, e := range entries {
@@ -223,7 +218,7 @@ func (in *inspection) releases() {
 		}
 		in.r.Releases = append(in.r.Releases, ReleaseEntry{
 			Name:      e.Name(),
-			SizeBytes: treeSize(in.path(ReleasesDir, e.Name())),
+			SizeBytes: treeSize(in.v.Path(ReleasesDir, e.Name())),
 			Partial:   isUnfinishedName(e.Name()),
 		})
 	}
@@ -246,7 +241,7 @@ func treeSize(dir string) int64 {
 }
 
 func (in *inspection) current() {
-	link := in.path(CurrentLink)
+	link := in.v.Path(CurrentLink)
 	target, err := os.Readlink(link)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -258,9 +253,9 @@ func (in *inspection) current() {
 	in.r.Current = target
 	resolved := target
 	if !filepath.IsAbs(resolved) {
-		resolved = filepath.Join(in.root, resolved)
+		resolved = filepath.Join(in.v.root, resolved)
 	}
-	releases := in.path(ReleasesDir)
+	releases := in.v.Path(ReleasesDir)
 	if filepath.Dir(filepath.Clean(resolved)) != releases {
 		in.problem(ProblemCurrentOutside, link, "points to %s, outside %s", target, releases)
 		return
@@ -271,35 +266,35 @@ func (in *inspection) current() {
 }
 
 func (in *inspection) lockAndProgress() {
-	held, err := probeLock(in.path(LockFile))
+	held, err := probeLock(in.v.Path(LockFile))
 	if err != nil {
-		in.problem(ProblemLockUnprobed, in.path(LockFile), "%v", err)
+		in.problem(ProblemLockUnprobed, in.v.Path(LockFile), "%v", err)
 	}
 	in.r.Lock.State = LockFree
 	if held {
 		in.r.Lock.State = LockHeld
-		h, err := readHolder(in.path(LockHolderFile))
+		h, err := in.v.readHolder()
 		if err != nil {
-			in.corrupt(in.path(LockHolderFile), err)
+			in.corrupt(in.v.Path(LockHolderFile), err)
 		}
 		if h != nil {
 			in.r.Lock.Holder = h
 			in.r.Lock.HeldForSeconds = seconds(in.now.Sub(h.Since))
 		}
 	}
-	p, err := readProgress(in.path(ProgressFile))
+	p, err := in.v.ReadProgress()
 	if err != nil {
-		in.corrupt(in.path(ProgressFile), err)
+		in.corrupt(in.v.Path(ProgressFile), err)
 	}
 	if p != nil {
 		pr := &ProgressReport{Progress: *p, AgeSeconds: seconds(in.now.Sub(p.Started)), Stuck: held && isStuck(p, in.now)}
 		in.r.Progress = pr
 		switch {
 		case pr.Stuck:
-			in.problem(ProblemStuckInstall, in.path(ProgressFile), "the install of %s by %s (pid %d) started %s ago, more than %s, and still holds the lock",
+			in.problem(ProblemStuckInstall, in.v.Path(ProgressFile), "the install of %s by %s (pid %d) started %s ago, more than %s, and still holds the lock",
 				p.Version, p.Unit, p.PID, roundDuration(in.now.Sub(p.Started)), StuckAfter)
 		case !held:
-			in.problem(ProblemInterruptedInstall, in.path(ProgressFile), "the install of %s by %s (pid %d) was interrupted; the next holder of the lock removes this marker and the partial files",
+			in.problem(ProblemInterruptedInstall, in.v.Path(ProgressFile), "the install of %s by %s (pid %d) was interrupted; the next holder of the lock removes this marker and the partial files",
 				p.Version, p.Unit, p.PID)
 		}
 	}
@@ -308,7 +303,7 @@ func (in *inspection) lockAndProgress() {
 	}
 	for _, rel := range in.r.Releases {
 		if rel.Partial {
-			in.problem(ProblemPartialRelease, in.path(ReleasesDir, rel.Name), "left by an interrupted unpack (%s); the lock is free, and its next holder removes it",
+			in.problem(ProblemPartialRelease, in.v.Path(ReleasesDir, rel.Name), "left by an interrupted unpack (%s); the lock is free, and its next holder removes it",
 				bytesize.Format(rel.SizeBytes))
 		}
 	}
@@ -330,13 +325,13 @@ func (in *inspection) space() {
 	if partial > 0 {
 		detail += fmt.Sprintf("; partial releases hold %s (lock %s)", bytesize.Format(partial), in.r.Lock.State)
 	}
-	in.problem(ProblemLowSpace, in.root, "%s", detail)
+	in.problem(ProblemLowSpace, in.v.root, "%s", detail)
 }
 
 func seconds(d time.Duration) int64 { return int64(roundDuration(d) / time.Second) }
 
 func (in *inspection) workers() {
-	dir := in.path(WorkersDir)
+	dir := in.v.Path(WorkersDir)
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
@@ -377,11 +372,11 @@ func (in *inspection) workers() {
 }
 
 func (in *inspection) volumeID() {
-	id, err := readVolumeID(in.path(VolumeIDFile))
+	id, err := in.v.ReadVolumeID()
 	switch {
 	case errors.Is(err, ErrNoVolumeID):
 	case err != nil:
-		in.corrupt(in.path(VolumeIDFile), err)
+		in.corrupt(in.v.Path(VolumeIDFile), err)
 	default:
 		in.r.VolumeID = id
 	}

@@ -27,19 +27,10 @@ func (l *Lock) writeInstalledVersion(v version.Version, checksum string) error {
 // ReadInstalledVersion returns the version marker, nil, nil when there is
 // none, or a *CorruptMarkerError naming the file.
 func (v *Volume) ReadInstalledVersion() (*InstalledVersion, error) {
-	return readInstalledVersion(v.Path(InstalledVersionFile))
-}
-
-func readInstalledVersion(path string) (*InstalledVersion, error) {
-	var iv InstalledVersion
-	found, err := readMarker(path, &iv, func() error {
+	return readMarkerPtr(v.Path(InstalledVersionFile), func(iv *InstalledVersion) error {
 		if err := ValidateRelease(iv.Version); err != nil {
 			return err
 		}
 		return ValidateChecksum(iv.Checksum)
 	})
-	if !found {
-		return nil, err
-	}
-	return &iv, nil
 }

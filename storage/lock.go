@@ -279,16 +279,12 @@ func (v *Volume) Holder() (*Holder, error) {
 	if err != nil || !held {
 		return nil, err
 	}
-	return readHolder(v.Path(LockHolderFile))
+	return v.readHolder()
 }
 
-func readHolder(path string) (*Holder, error) {
-	var h Holder
-	found, err := readMarker(path, &h, nil)
-	if !found {
-		return nil, err
-	}
-	return &h, nil
+// readHolder reads the holder record, whoever holds the lock.
+func (v *Volume) readHolder() (*Holder, error) {
+	return readMarkerPtr[Holder](v.Path(LockHolderFile), nil)
 }
 
 // probeLock reports whether someone holds the flock on path, without
@@ -326,7 +322,7 @@ func flockNonBlocking(f *os.File, how int) error {
 // contention.
 func (v *Volume) lockedError() *LockedError {
 	e := &LockedError{Root: v.root, At: v.cfg.now()}
-	e.Holder, _ = readHolder(v.Path(LockHolderFile))
+	e.Holder, _ = v.readHolder()
 	e.Progress, _ = v.ReadProgress()
 	e.Stuck = isStuck(e.Progress, e.At)
 	return e

@@ -46,6 +46,21 @@ func readMarker(path string, v any, check func() error) (bool, error) {
 	return true, nil
 }
 
+// readMarkerPtr is readMarker for a marker returned by pointer: nil, nil
+// when the file is absent. check, if not nil, sees the decoded marker.
+func readMarkerPtr[T any](path string, check func(*T) error) (*T, error) {
+	var m T
+	var checkM func() error
+	if check != nil {
+		checkM = func() error { return check(&m) }
+	}
+	found, err := readMarker(path, &m, checkM)
+	if !found {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // errMarkerTooLarge refuses a file bigger than any marker of ours.
 var errMarkerTooLarge = errors.New("larger than " + bytesize.Format(maxMarkerSize))
 

@@ -46,19 +46,10 @@ func (l *Lock) ClearProgress() error {
 // ReadProgress returns the progress marker, nil, nil when there is none, or
 // a *CorruptMarkerError naming the file.
 func (v *Volume) ReadProgress() (*Progress, error) {
-	return readProgress(v.Path(ProgressFile))
-}
-
-func readProgress(path string) (*Progress, error) {
-	var p Progress
-	found, err := readMarker(path, &p, func() error {
+	return readMarkerPtr(v.Path(ProgressFile), func(p *Progress) error {
 		if p.Version.IsZero() || p.Started.IsZero() {
 			return errors.New("version or start time missing")
 		}
 		return nil
 	})
-	if !found {
-		return nil, err
-	}
-	return &p, nil
 }

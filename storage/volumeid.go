@@ -34,10 +34,7 @@ func (l *Lock) EnsureVolumeID() (string, error) {
 
 // ReadVolumeID returns the volume's token, or "", ErrNoVolumeID.
 func (v *Volume) ReadVolumeID() (string, error) {
-	return readVolumeID(v.Path(VolumeIDFile))
-}
-
-func readVolumeID(path string) (string, error) {
+	path := v.Path(VolumeIDFile)
 	data, err := readSmallFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", ErrNoVolumeID
