@@ -111,16 +111,6 @@ func Flags(role Role) []Flag {
 	return slices.Clone(flagTable()[role])
 }
 
-// FlagByEnv finds role's flag read from the environment variable env.
-func FlagByEnv(role Role, env string) (Flag, bool) {
-	for _, f := range flagTable()[role] {
-		if f.Env == env {
-			return f, true
-		}
-	}
-	return Flag{}, false
-}
-
 // UnknownSettingError: a CONCOURSE_* variable that role does not read. A
 // typo in a setting would otherwise be silently ignored by Concourse.
 type UnknownSettingError struct {

@@ -98,8 +98,8 @@ func (p PortSet) entries() []portEntry {
 	}
 }
 
-// All lists every port of the set, sorted.
-func (p PortSet) All() []int {
+// all lists every port of the set, sorted.
+func (p PortSet) all() []int {
 	var ports []int
 	for _, e := range p.entries() {
 		ports = append(ports, e.port)
@@ -123,8 +123,8 @@ func (p PortSet) Env(role Role) map[string]string {
 // units on one machine it must be empty.
 func (p PortSet) Conflicts(q PortSet) []int {
 	var shared []int
-	for _, a := range p.All() {
-		if slices.Contains(q.All(), a) && !slices.Contains(shared, a) {
+	for _, a := range p.all() {
+		if slices.Contains(q.all(), a) && !slices.Contains(shared, a) {
 			shared = append(shared, a)
 		}
 	}

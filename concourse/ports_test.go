@@ -71,7 +71,7 @@ func TestPortsNeverCollide(t *testing.T) {
 			break
 		}
 		units++
-		for _, port := range p.All() {
+		for _, port := range p.all() {
 			if other, taken := owner[port]; taken {
 				t.Fatalf("port %d of unit %d is also unit %d's", port, n, other)
 			}

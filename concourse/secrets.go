@@ -17,9 +17,9 @@ var secretMarkers = []string{
 	"ADD_LOCAL_USER", "ADD_CLIENT", "AUTHN_API_KEY", "HEADER",
 }
 
-// IsSecret reports whether the value of variable key is a secret. Key
+// isSecret reports whether the value of variable key is a secret. Key
 // *files* (CONCOURSE_TSA_HOST_KEY, ...) hold paths and are not.
-func IsSecret(key string) bool {
+func isSecret(key string) bool {
 	upper := strings.ToUpper(key)
 	for _, m := range secretMarkers {
 		if strings.Contains(upper, m) {
@@ -36,7 +36,7 @@ func MaskSecrets(env map[string]string) map[string]string {
 	out := maps.Clone(env)
 	for k, v := range out {
 		switch {
-		case IsSecret(k):
+		case isSecret(k):
 			out[k] = Masked
 		case strings.Contains(strings.ToLower(k), "proxy"):
 			out[k] = maskURLPassword(v)

@@ -131,20 +131,3 @@ func (want ExpectedSums) verify(source string, got Digests) error {
 	}
 	return nil
 }
-
-// sumReader hashes r to its end with the chosen algorithms, the way a
-// download is verified.
-func sumReader(r io.Reader, withSHA1, withSHA256 bool) (Digests, error) {
-	var want ExpectedSums
-	if withSHA1 {
-		want.SHA1 = "wanted"
-	}
-	if withSHA256 {
-		want.SHA256 = "wanted"
-	}
-	h := newHasher(want)
-	if _, err := io.Copy(h, r); err != nil {
-		return Digests{}, fmt.Errorf("hash: %w", err)
-	}
-	return h.digests(), nil
-}

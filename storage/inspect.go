@@ -362,7 +362,7 @@ func (in *inspection) workers() {
 		return
 	}
 	for unit, release := range units {
-		slug, _ := WorkerDirName(unit)
+		slug, _ := workerDirName(unit)
 		for i := range in.r.Workers {
 			if in.r.Workers[i].Name == slug {
 				in.r.Workers[i].Release = release.String()

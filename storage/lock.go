@@ -155,7 +155,7 @@ func (p *pacer) wait(ctx context.Context) error {
 // completeHolder fills what the caller left out of who.
 func (v *Volume) completeHolder(who Holder) (Holder, error) {
 	if who.Unit != "" {
-		if err := ValidateUnitName(who.Unit); err != nil {
+		if err := validateUnitName(who.Unit); err != nil {
 			return who, err
 		}
 	}
@@ -267,19 +267,6 @@ func (l *Lock) held(fn func() error) error {
 		return ErrLockReleased
 	}
 	return fn()
-}
-
-// Holder says who holds the lock now, per .lock.holder: nil, nil when the
-// lock is free or its holder has not written the record (yet: it does so
-// after recovering from a dead holder, and may fail to on a full disk). It
-// probes the lock without waiting, so a concurrent TryLock may see a
-// moment's contention.
-func (v *Volume) Holder() (*Holder, error) {
-	held, err := probeLock(v.Path(LockFile))
-	if err != nil || !held {
-		return nil, err
-	}
-	return v.readHolder()
 }
 
 // readHolder reads the holder record, whoever holds the lock.

@@ -28,7 +28,7 @@ func fullDiskVolume(t *testing.T) *Volume {
 	mounttest.Tmpfs(t, root, "1m")
 	v, err := OpenVolume(root, clockAt(testEpoch))
 	require.NoError(t, err)
-	require.NoError(t, v.Full())
+	require.NoError(t, writeProbe(v))
 	l, err := v.TryLock(Holder{Unit: "concourse/1"})
 	require.NoError(t, err)
 	require.NoError(t, l.Release())
@@ -76,8 +76,8 @@ func TestRecoverAfterDeadHolderFilledTheDisk(t *testing.T) {
 	// Another unit opens the full volume: refused before the fix.
 	v2, err := OpenVolume(v.Root(), clockAt(testEpoch.Add(time.Hour)))
 	require.NoError(t, err, "a full volume with its layout opens, so the lock can recover it")
-	require.ErrorIs(t, v2.Full(), ErrVolumeFull)
-	require.ErrorIs(t, v2.Full(), syscall.ENOSPC)
+	require.ErrorIs(t, writeProbe(v2), ErrVolumeFull)
+	require.ErrorIs(t, writeProbe(v2), syscall.ENOSPC)
 	assert.Empty(t, listNames(t, v.Root(), ProbePrefix), "the failed probe is removed")
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // deadlock guard
@@ -142,7 +142,7 @@ func TestLockOnFullDiskWithoutHolderRecord(t *testing.T) {
 
 	v2, err := OpenVolume(v.Root(), clockAt(testEpoch))
 	require.NoError(t, err)
-	require.ErrorIs(t, v2.Full(), ErrVolumeFull)
+	require.ErrorIs(t, writeProbe(v2), ErrVolumeFull)
 	l, err := v2.TryLock(Holder{Unit: "concourse/0"})
 	require.NoError(t, err, "a holder record that cannot be written does not cost the lock")
 	assert.Nil(t, l.Recovered())

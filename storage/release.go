@@ -82,7 +82,7 @@ func (v *Volume) ListReleases() ([]version.Version, error) {
 	}
 	var versions []version.Version
 	for _, e := range entries {
-		if !e.IsDir() || isUnfinishedName(e.Name()) || ValidateVersion(e.Name()) != nil {
+		if !e.IsDir() || isUnfinishedName(e.Name()) || validateVersion(e.Name()) != nil {
 			continue
 		}
 		versions = append(versions, version.MustParse(e.Name()))

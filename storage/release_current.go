@@ -24,7 +24,7 @@ func (v *Volume) CurrentVersion() (version.Version, error) {
 		return version.Version{}, fmt.Errorf("%w: %s: %w", ErrCurrentNotSymlink, link, err)
 	}
 	dir, name := filepath.Split(filepath.Clean(target))
-	if filepath.Clean(dir) != ReleasesDir || ValidateVersion(name) != nil {
+	if filepath.Clean(dir) != ReleasesDir || validateVersion(name) != nil {
 		return version.Version{}, fmt.Errorf("%w: %s points to %q", ErrCurrentNotSymlink, link, target)
 	}
 	return version.MustParse(name), nil

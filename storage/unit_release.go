@@ -56,7 +56,7 @@ func (l *Lock) SetUnitRelease(unit string, v version.Version) error {
 // is idempotent. It needs no lock: forgetting a use only lets pruning do
 // more.
 func (v *Volume) ClearUnitRelease(unit string) error {
-	name, err := WorkerDirName(unit)
+	name, err := workerDirName(unit)
 	if err != nil {
 		return err
 	}

@@ -8,10 +8,10 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
-// ValidateUnitName accepts a Juju unit name "app/N" (internal/unitname):
+// validateUnitName accepts a Juju unit name "app/N" (internal/unitname):
 // anything that could name another path is refused with a *ValueError
 // wrapping the *unitname.Error.
-func ValidateUnitName(name string) error {
+func validateUnitName(name string) error {
 	_, err := parseUnit(name)
 	return err
 }
@@ -25,13 +25,13 @@ func parseUnit(name string) (unitname.Name, error) {
 	return n, nil
 }
 
-// ValidateVersion is the guard of a release directory's name: a canonical
+// validateVersion is the guard of a release directory's name: a canonical
 // Concourse release version (as internal/version prints it: 7.14.3,
 // 7.14.3-rc.1, no leading "v", so one version has one directory) without
 // the infixes the volume reserves for partial and temporary entries.
 // Refusals are *ValueError, wrapping the *version.Error when the string does
 // not parse.
-func ValidateVersion(v string) error {
+func validateVersion(v string) error {
 	parsed, err := version.Parse(v)
 	switch {
 	case err != nil:

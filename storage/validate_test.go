@@ -15,9 +15,9 @@ import (
 // refuses with its own *ValueError, wrapping that rule's error.
 func TestValidateUnitName(t *testing.T) {
 	t.Parallel()
-	require.NoError(t, ValidateUnitName("concourse-ci/0"))
+	require.NoError(t, validateUnitName("concourse-ci/0"))
 	for _, name := range []string{"", "concourse", "../0", "a/../../etc", "concourse/0\x00", "Concourse/0"} {
-		err := ValidateUnitName(name)
+		err := validateUnitName(name)
 		requireValueError(t, err, FieldUnitName, "%q", name)
 		var ve *ValueError
 		require.ErrorAs(t, err, &ve)
@@ -35,7 +35,7 @@ func TestValidateVersion(t *testing.T) {
 	t.Parallel()
 	valid := []string{"7.11.2", "7.12.0-rc.1", "8.0.0+build.5", "7.14.3-rc-1", "10.0.0-A.b-C"}
 	for _, v := range valid {
-		assert.NoError(t, ValidateVersion(v), v)
+		assert.NoError(t, validateVersion(v), v)
 	}
 	tests := []struct {
 		version string
@@ -64,7 +64,7 @@ func TestValidateVersion(t *testing.T) {
 		{"7.14.3-x" + TempInfix + "y", "reserves", false},
 	}
 	for _, tc := range tests {
-		err := ValidateVersion(tc.version)
+		err := validateVersion(tc.version)
 		requireValueError(t, err, FieldVersion, "%q", tc.version)
 		var ve *ValueError
 		require.ErrorAs(t, err, &ve, "%q", tc.version)

@@ -16,9 +16,6 @@ import (
 type Volume struct {
 	root string
 	cfg  config
-	// full is the *VolumeError (ErrVolumeFull) of a write probe that found
-	// no space on a volume whose layout already existed; nil otherwise.
-	full error
 }
 
 // OpenVolume checks that root exists, is a directory and is writable (by
@@ -27,10 +24,10 @@ type Volume struct {
 // returns a *VolumeError and writes nothing.
 //
 // A volume whose probe fails for lack of space (ENOSPC, EDQUOT) but whose
-// layout already exists is opened all the same, with Full reporting it: the
-// space may be held by a dead holder's partial release, which the next Lock
-// removes (it writes nothing before that). A full volume without its layout
-// is refused with ErrVolumeFull and left as it is.
+// layout already exists is opened all the same: the space may be held by a
+// dead holder's partial release, which the next Lock removes (it writes
+// nothing before that). A full volume without its layout is refused with
+// ErrVolumeFull and left as it is.
 func OpenVolume(root string, opts ...Option) (*Volume, error) {
 	abs, err := checkRoot(root)
 	if err != nil {
@@ -41,20 +38,12 @@ func OpenVolume(root string, opts ...Option) (*Volume, error) {
 		if !errors.Is(err, ErrVolumeFull) || !v.layoutExists() {
 			return nil, err
 		}
-		v.full = err
 	}
 	if err := v.createLayout(); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
-
-// Full reports the write probe of OpenVolume finding no space left: a
-// *VolumeError matching ErrVolumeFull, or nil. It is what
-// OpenVolume saw, not a live value: take the lock (which removes a dead
-// holder's partial data and so may free the space) and check FSInfo, or
-// open the volume again.
-func (v *Volume) Full() error { return v.full }
 
 // layoutExists reports whether every layout directory is already there as a
 // real directory (modes are not checked: createLayout resets them).
@@ -76,7 +65,7 @@ func (v *Volume) Path(elem ...string) string {
 }
 
 // ReleaseDir is <root>/releases/<version>. It returns "" for a version that
-// cannot name a release directory (see ValidateVersion), so a bad version
+// cannot name a release directory (see validateVersion), so a bad version
 // never names a path.
 func (v *Volume) ReleaseDir(ver version.Version) string {
 	if ValidateRelease(ver) != nil {

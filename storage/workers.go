@@ -8,9 +8,9 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 )
 
-// WorkerDirName is the directory name of a unit's worker dir: "app/N"
+// workerDirName is the directory name of a unit's worker dir: "app/N"
 // becomes "app-N". The mapping is one-to-one because N has no '-'.
-func WorkerDirName(unit string) (string, error) {
+func workerDirName(unit string) (string, error) {
 	n, err := parseUnit(unit)
 	if err != nil {
 		return "", err
