@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -67,7 +66,7 @@ func (o FetchOptions) withDefaults() FetchOptions {
 		o.RetryDelay = DefaultRetryDelay
 	}
 	if o.Jitter == nil {
-		o.Jitter = func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+		o.Jitter = halfJitter
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleepContext

@@ -34,7 +34,7 @@ func newConfig(opts []Option) config {
 		now:         time.Now,
 		pollInitial: DefaultLockPollInitial,
 		pollMax:     DefaultLockPollMax,
-		jitter:      func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) },
+		jitter:      halfJitter,
 	}
 	for _, o := range opts {
 		o(&c)
@@ -51,6 +51,10 @@ func (c *config) finish() {
 		c.durable = osDurability{noSync: c.noSync}
 	}
 }
+
+// halfJitter picks a wait uniformly in [d/2, d], so that many units do not
+// poll or retry in step.
+func halfJitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // Option tunes a Volume.
 type Option func(*config)
