@@ -260,16 +260,7 @@ func (f *Fetcher) fetchFile(ctx context.Context, path string, want ExpectedSums,
 	if !info.Mode().IsRegular() {
 		return Digests{}, fmt.Errorf("%w: %s is not a regular file", ErrBadSource, path)
 	}
-	h := newHasher(want)
-	body := newProgressReader(io.TeeReader(file, h), info.Size(), f.opts.OnProgress, f.opts.Now, f.opts.ProgressEvery)
-	if err := consume(ctx, body, info.Size()); err != nil {
-		return Digests{}, nameSource(err, path, h.n)
-	}
-	if _, err := io.Copy(io.Discard, body); err != nil {
-		return Digests{}, fmt.Errorf("read %s: %w", path, err)
-	}
-	got := h.digests()
-	return got, want.verify(path, got)
+	return f.stream(ctx, file, info.Size(), path, want, consume)
 }
 
 // fetchOnce is one HTTP attempt.
@@ -281,18 +272,25 @@ func (f *Fetcher) fetchOnce(ctx context.Context, rawURL string, want ExpectedSum
 		return Digests{}, err
 	}
 	defer resp.Body.Close()
-	h := newHasher(want)
 	idle := &idleReader{r: resp.Body, ctx: ctx, timeout: f.opts.ReadTimeout, cancel: cancel}
-	body := newProgressReader(io.TeeReader(idle, h), resp.ContentLength, f.opts.OnProgress, f.opts.Now, f.opts.ProgressEvery)
-	if err := consume(ctx, body, resp.ContentLength); err != nil {
-		return Digests{}, nameSource(err, rawURL, h.n)
+	return f.stream(ctx, idle, resp.ContentLength, rawURL, want, consume)
+}
+
+// stream feeds r (size bytes; -1 when unknown) from source to consume,
+// hashing and reporting progress on the way, then reads what consume left
+// and checks the digests against want.
+func (f *Fetcher) stream(ctx context.Context, r io.Reader, size int64, source string, want ExpectedSums, consume Consumer) (Digests, error) {
+	h := newHasher(want)
+	body := newProgressReader(io.TeeReader(r, h), size, f.opts.OnProgress, f.opts.Now, f.opts.ProgressEvery)
+	if err := consume(ctx, body, size); err != nil {
+		return Digests{}, nameSource(err, source, h.n)
 	}
 	// The consumer may stop at the archive's end; the hash covers every byte.
 	if _, err := io.Copy(io.Discard, body); err != nil {
 		return Digests{}, err
 	}
 	got := h.digests()
-	return got, want.verify(rawURL, got)
+	return got, want.verify(source, got)
 }
 
 // get sends a GET and returns a 200 response; anything else is an error
