@@ -154,12 +154,14 @@ func (r *renderer) path(key, p string) {
 	r.set(key, p)
 }
 
-func (r *renderer) choice(key, value string, parse func(string, string) (string, error)) {
-	if _, err := parse(key, value); err != nil {
+// choice records value as key when parse (ParseRuntime, ParseLogLevel,
+// ...) accepts it. A generic function, as methods cannot be.
+func choice[T ~string](r *renderer, key string, value T, parse func(field, s string) (T, error)) {
+	if _, err := parse(key, string(value)); err != nil {
 		r.fail(err)
 		return
 	}
-	r.set(key, value)
+	r.set(key, string(value))
 }
 
 // extra merges the operator's pass-through, which may not touch what the
@@ -230,8 +232,8 @@ func (s WebSettings) Env() (map[string]string, error) {
 	r.set("CONCOURSE_MAIN_TEAM_LOCAL_USER", s.AdminUser)
 
 	r.optional("CONCOURSE_CLUSTER_NAME", s.ClusterName)
-	r.choice("CONCOURSE_LOG_LEVEL", string(s.LogLevel), parseLogLevelString)
-	r.choice("CONCOURSE_TSA_LOG_LEVEL", string(s.LogLevel), parseLogLevelString)
+	choice(r, "CONCOURSE_LOG_LEVEL", s.LogLevel, ParseLogLevel)
+	choice(r, "CONCOURSE_TSA_LOG_LEVEL", s.LogLevel, ParseLogLevel)
 	// Go's HTTP clients in web (auth providers, credential managers,
 	// resource-type checks through the API) read the upper-case names.
 	s.Proxy.render(r, "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
@@ -272,14 +274,8 @@ func (s WorkerSettings) Env() (map[string]string, error) {
 	r.path("CONCOURSE_TSA_PUBLIC_KEY", s.TSAPublicKeyFile)
 	r.path("CONCOURSE_TSA_WORKER_PRIVATE_KEY", s.WorkerPrivateKeyFile)
 
-	r.choice("CONCOURSE_RUNTIME", string(s.Runtime), func(f, v string) (string, error) {
-		rt, err := ParseRuntime(f, v)
-		return string(rt), err
-	})
-	r.choice("CONCOURSE_BAGGAGECLAIM_DRIVER", string(s.BaggageclaimDriver), func(f, v string) (string, error) {
-		d, err := ParseBaggageclaimDriver(f, v)
-		return string(d), err
-	})
+	choice(r, "CONCOURSE_RUNTIME", s.Runtime, ParseRuntime)
+	choice(r, "CONCOURSE_BAGGAGECLAIM_DRIVER", s.BaggageclaimDriver, ParseBaggageclaimDriver)
 	if s.Runtime == RuntimeContainerd {
 		// Concourse looks for these under ReleaseDefaultDir; the charm's
 		// releases live elsewhere on the volume.
@@ -297,18 +293,13 @@ func (s WorkerSettings) Env() (map[string]string, error) {
 		}
 	}
 	r.optional("CONCOURSE_TAG", strings.Join(s.Tags, ","))
-	r.choice("CONCOURSE_LOG_LEVEL", string(s.LogLevel), parseLogLevelString)
-	r.choice("CONCOURSE_BAGGAGECLAIM_LOG_LEVEL", string(s.LogLevel), parseLogLevelString)
+	choice(r, "CONCOURSE_LOG_LEVEL", s.LogLevel, ParseLogLevel)
+	choice(r, "CONCOURSE_BAGGAGECLAIM_LOG_LEVEL", s.LogLevel, ParseLogLevel)
 	// The worker's proxy flags (env http_proxy, https_proxy, no_proxy) are
 	// handed to the containers of its steps; Go's own HTTP in the worker
 	// reads the same lower-case names.
 	s.Proxy.render(r, "http_proxy", "https_proxy", "no_proxy")
 	return r.finish(s.Extra)
-}
-
-func parseLogLevelString(field, v string) (string, error) {
-	l, err := ParseLogLevel(field, v)
-	return string(l), err
 }
 
 func splitHostPort(h string) (string, int, error) {
