@@ -92,11 +92,11 @@ func (m *Manager) Uninstall(ctx context.Context, name string) (bool, error) {
 	}
 	changed := false
 	if _, err := os.Stat(m.UnitPath(name)); err == nil {
-		changes, err := m.conn.DisableUnitFilesContext(ctx, []string{name}, m.cfg.EnableRuntime)
-		if err != nil && !isNoSuchUnit(err) {
-			return false, m.busError(ctx, "disable", name, err)
+		disabled, err := m.Disable(ctx, name)
+		if err != nil && !isNotFound(err) {
+			return false, err
 		}
-		changed = len(changes) > 0
+		changed = disabled
 	}
 	for _, p := range []string{m.UnitPath(name), m.UnitPath(name) + ".d", m.rooted(drainStateDir(name))} {
 		removed, err := fsutil.RemoveAllIfExists(p)
