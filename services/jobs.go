@@ -72,7 +72,7 @@ func (m *Manager) start(ctx context.Context, op, name string) error {
 	if before.Active() && after.Active() && after.MainPID == before.MainPID {
 		return nil // it was already running: nothing was started
 	}
-	return m.settle(ctx, op, name, before.NRestarts)
+	return m.settle(ctx, op, name, before.NRestarts, after)
 }
 
 // runJob enqueues a job and waits for its result, at most timeout (and
@@ -122,19 +122,15 @@ func (m *Manager) jobResult(ctx context.Context, op, name, result string) error 
 	return &JobError{Unit: name, Op: op, Result: result, Status: m.status(ctx, op, name)}
 }
 
-// settle watches a freshly started service for Config.StartSettle: if its
-// main process dies (it leaves "active", or systemd restarts it), the start
-// failed even though the job succeeded.
-func (m *Manager) settle(ctx context.Context, op, name string, restartsBefore uint32) error {
+// settle watches a freshly started service, first seen as st, for
+// Config.StartSettle: if its main process dies (it leaves "active", or
+// systemd restarts it), the start failed even though the job succeeded.
+func (m *Manager) settle(ctx context.Context, op, name string, restartsBefore uint32, st State) error {
 	deadline := time.Now().Add(m.cfg.StartSettle)
 	tick := time.NewTicker(settlePoll)
 	defer tick.Stop()
 	var firstPID uint32
 	for {
-		st, err := m.state(ctx, op, name)
-		if err != nil {
-			return err
-		}
 		if firstPID == 0 {
 			firstPID = st.MainPID
 		}
@@ -148,6 +144,10 @@ func (m *Manager) settle(ctx context.Context, op, name string, restartsBefore ui
 		case <-ctx.Done():
 			return &CancelledError{Unit: name, Op: op, Err: ctx.Err()}
 		case <-tick.C:
+		}
+		var err error
+		if st, err = m.state(ctx, op, name); err != nil {
+			return err
 		}
 	}
 }
