@@ -77,15 +77,11 @@ func (in *Installer) install(ctx context.Context, m *fsm.InstallMachine, v versi
 	if err := storage.ValidateRelease(v); err != nil {
 		return err
 	}
-	lock, err := in.acquire(ctx, m, v, activate)
+	lock, info, err := in.acquire(ctx, m, v, activate)
 	if err != nil {
 		return err
 	}
 	if lock == nil { // in place, seen without the lock
-		info, err := in.v.ReadReleaseInfo(v)
-		if err != nil {
-			return err
-		}
 		res.Checksum, res.Activated = info.Checksum, activate
 		in.opts.OnStatus(doneStatus(v, activate))
 		return m.Fire(fsm.InstallFoundInstalled)
@@ -132,14 +128,18 @@ func (in *Installer) install(ctx context.Context, m *fsm.InstallMachine, v versi
 }
 
 // acquire takes the volume lock, unless the release is (or becomes, while
-// this unit waits) in place as asked: then it returns a nil Lock. While
-// another unit holds the lock it fires lock-busy once and reports who holds
-// it and since when.
-func (in *Installer) acquire(ctx context.Context, m *fsm.InstallMachine, v version.Version, activate bool) (*storage.Lock, error) {
+// this unit waits) in place as asked: then it returns a nil Lock and the
+// release's info. While another unit holds the lock it fires lock-busy once
+// and reports who holds it and since when.
+func (in *Installer) acquire(ctx context.Context, m *fsm.InstallMachine, v version.Version, activate bool) (*storage.Lock, *storage.ReleaseInfo, error) {
 	report := &waitReport{in: in, v: v}
 	var fireErr error
+	var found *storage.ReleaseInfo
 	lock, err := in.v.LockUnless(ctx, storage.Holder{Unit: in.opts.Unit},
-		func() (bool, error) { return in.inPlace(v, activate), nil },
+		func() (bool, error) {
+			found = in.inPlace(v, activate)
+			return found != nil, nil
+		},
 		func(locked *storage.LockedError) {
 			if m.Current() == fsm.InstallAbsent {
 				fireErr = m.Fire(fsm.InstallLockBusy)
@@ -147,12 +147,12 @@ func (in *Installer) acquire(ctx context.Context, m *fsm.InstallMachine, v versi
 			report.busy(locked)
 		})
 	if err != nil {
-		return nil, fmt.Errorf("waiting for Concourse %s: %w", v, err)
+		return nil, nil, fmt.Errorf("waiting for Concourse %s: %w", v, err)
 	}
 	if fireErr != nil {
-		return nil, errors.Join(fireErr, releaseIfHeld(lock))
+		return nil, nil, errors.Join(fireErr, releaseIfHeld(lock))
 	}
-	return lock, nil
+	return lock, found, nil
 }
 
 func releaseIfHeld(l *storage.Lock) error {
@@ -165,25 +165,29 @@ func releaseIfHeld(l *storage.Lock) error {
 // inPlace tells, without the lock, whether the work is already done: the
 // release is staged (a release directory only appears complete, by a
 // rename) and, to install, `current`, the fence and the installed marker
-// all say v at this revision. Anything unreadable says no: the check under
-// the lock then reports it.
-func (in *Installer) inPlace(v version.Version, activate bool) bool {
-	if !in.v.IsStaged(v) {
-		return false
+// all say v at this revision. It returns the release's info when it is,
+// nil otherwise. Anything unreadable says no: the check under the lock
+// then reports it.
+func (in *Installer) inPlace(v version.Version, activate bool) *storage.ReleaseInfo {
+	info, err := in.v.ReadReleaseInfo(v)
+	if err != nil {
+		return nil
 	}
 	if !activate {
-		return true
+		return info
 	}
 	fence, err := in.v.CurrentFence()
 	if err != nil || fence.Version != v || fence.Revision != in.opts.Revision {
-		return false
+		return nil
 	}
 	cur, err := in.v.CurrentVersion()
 	if err != nil || cur != v {
-		return false
+		return nil
 	}
-	iv, err := in.v.ReadInstalledVersion()
-	return err == nil && iv != nil && iv.Version == v
+	if iv, err := in.v.ReadInstalledVersion(); err != nil || iv == nil || iv.Version != v {
+		return nil
+	}
+	return info
 }
 
 // download fetches, unpacks, verifies and commits v into releases/<v>. The
