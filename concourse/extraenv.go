@@ -3,6 +3,7 @@ package concourse
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -83,13 +84,14 @@ func ParseExtraEnv(role Role, text string) (map[string]string, error) {
 }
 
 // ManagedKeys lists the variables the charm sets for role, which the
-// pass-through refuses. Some are set only in some configurations (the
-// PostgreSQL CA, containerd paths), but they are the charm's in all.
+// pass-through refuses: the bind ports of its PortSet and the rest below.
+// Some are set only in some configurations (the PostgreSQL CA, containerd
+// paths), but they are the charm's in all.
 func ManagedKeys(role Role) []string {
+	var rest []string
 	switch role {
 	case RoleWeb:
-		return []string{
-			"CONCOURSE_BIND_PORT", "CONCOURSE_DEBUG_BIND_PORT", "CONCOURSE_TSA_BIND_PORT", "CONCOURSE_TSA_DEBUG_BIND_PORT",
+		rest = []string{
 			"CONCOURSE_EXTERNAL_URL", "CONCOURSE_PEER_ADDRESS",
 			"CONCOURSE_POSTGRES_HOST", "CONCOURSE_POSTGRES_PORT", "CONCOURSE_POSTGRES_USER", "CONCOURSE_POSTGRES_PASSWORD",
 			"CONCOURSE_POSTGRES_DATABASE", "CONCOURSE_POSTGRES_SSLMODE", "CONCOURSE_POSTGRES_CA_CERT",
@@ -98,24 +100,25 @@ func ManagedKeys(role Role) []string {
 			"CONCOURSE_LOG_LEVEL", "CONCOURSE_TSA_LOG_LEVEL", "CONCOURSE_CLUSTER_NAME",
 		}
 	case RoleWorker:
-		return []string{
+		rest = []string{
 			"CONCOURSE_NAME", "CONCOURSE_WORK_DIR",
-			"CONCOURSE_BIND_PORT", "CONCOURSE_DEBUG_BIND_PORT", "CONCOURSE_BAGGAGECLAIM_BIND_PORT",
-			"CONCOURSE_BAGGAGECLAIM_DEBUG_BIND_PORT", "CONCOURSE_HEALTHCHECK_BIND_PORT",
 			"CONCOURSE_TSA_HOST", "CONCOURSE_TSA_PUBLIC_KEY", "CONCOURSE_TSA_WORKER_PRIVATE_KEY",
 			"CONCOURSE_RUNTIME", "CONCOURSE_BAGGAGECLAIM_DRIVER",
 			"CONCOURSE_CONTAINERD_INIT_BIN", "CONCOURSE_CONTAINERD_CNI_PLUGINS_DIR",
 			"CONCOURSE_LOG_LEVEL", "CONCOURSE_BAGGAGECLAIM_LOG_LEVEL", "CONCOURSE_TAG",
 		}
+	default:
+		return nil
 	}
-	return nil
+	var keys []string
+	for _, e := range (PortSet{}).entries() {
+		if e.role == role {
+			keys = append(keys, e.env)
+		}
+	}
+	return append(keys, rest...)
 }
 
 func isManaged(role Role, key string) bool {
-	for _, k := range ManagedKeys(role) {
-		if k == key {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(ManagedKeys(role), key)
 }
