@@ -38,12 +38,13 @@ func (d Digests) Checksum() string {
 	return ""
 }
 
-// normalizeHexDigest lowercases sum and checks it is hex of size bytes; it
-// returns why not as a reason.
-func normalizeHexDigest(sum string, size int) (string, string) {
+// normalizeHexDigest lowercases sum, drops its algo prefix ("sha256",
+// "sha1") if it has one, and checks the rest is hex of size bytes; it
+// returns why not as a reason. Another algorithm's prefix is not dropped, so
+// a mislabelled digest is refused.
+func normalizeHexDigest(sum, algo string, size int) (string, string) {
 	s := strings.ToLower(strings.TrimSpace(sum))
-	s = strings.TrimPrefix(s, "sha256:")
-	s = strings.TrimPrefix(s, "sha1:")
+	s = strings.TrimPrefix(s, algo+":")
 	if len(s) != 2*size {
 		return "", fmt.Sprintf("it must be %d hex digits", 2*size)
 	}
@@ -56,7 +57,7 @@ func normalizeHexDigest(sum string, size int) (string, string) {
 // parsePin reads an operator's SHA-256 pin ("<hex>" or "sha256:<hex>", any
 // case).
 func parsePin(pin string) (string, error) {
-	sum, reason := normalizeHexDigest(pin, sha256.Size)
+	sum, reason := normalizeHexDigest(pin, "sha256", sha256.Size)
 	if reason != "" {
 		return "", &ValueError{Field: FieldPin, Value: pin, Reason: reason}
 	}
@@ -69,7 +70,7 @@ func parseSidecar(data []byte) (string, error) {
 	if len(fields) == 0 {
 		return "", errors.New("the sidecar is empty")
 	}
-	sum, reason := normalizeHexDigest(fields[0], sha1.Size)
+	sum, reason := normalizeHexDigest(fields[0], "sha1", sha1.Size)
 	if reason != "" {
 		return "", fmt.Errorf("the sidecar's SHA-1 %q: %s", fields[0], reason)
 	}

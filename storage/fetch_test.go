@@ -173,6 +173,9 @@ func TestFetchChecksums(t *testing.T) {
 		{"no sidecar, no pin", nil, "", isType[*NoChecksumError], "", "", false},
 		{"garbage sidecar, no pin", []byte("<html>not found</html>"), "", isType[*NoChecksumError], "", "", false},
 		{"malformed pin", releasetest.Sidecar(tarball, "x"), "abc", isType[*ValueError], "", "", false},
+		{"pin labelled SHA-1", releasetest.Sidecar(tarball, "x"), "sha1:" + releasetest.SHA256Hex(tarball), isType[*ValueError], "", "", false},
+		{"pin labelled twice", releasetest.Sidecar(tarball, "x"), "sha256:sha1:" + releasetest.SHA256Hex(tarball), isType[*ValueError], "", "", false},
+		{"sidecar labelled SHA-256, no pin", []byte("sha256:" + releasetest.SHA1Hex(tarball) + "  x\n"), "", isType[*NoChecksumError], "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
