@@ -22,8 +22,7 @@ func (h *hook) decide(ctx context.Context) {
 		h.nextApp.WebAddress = h.facts(ctx).Address
 	}
 	h.nextApp.TSA = h.tsaOffer()
-	acks := p.Acks()
-	acks[h.self] = h.ack
+	acks := h.acks()
 
 	cur, fenced, err := h.vol.Current()
 	if err != nil {

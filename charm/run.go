@@ -220,6 +220,15 @@ func (h *hook) token(ctx context.Context) string {
 	return token
 }
 
+// acks are every member's ack as this hook knows them: the others' as
+// Juju committed them, and this unit's own as this hook leaves it
+// (relation-get of its own bag reads what the last hook committed).
+func (h *hook) acks() map[string]fsm.Ack {
+	acks := h.peers.Acks()
+	acks[h.self] = h.ack
+	return acks
+}
+
 func (h *hook) facts(ctx context.Context) relation.Facts {
 	f := relation.Facts{VolumeToken: h.token(ctx), Address: h.wire.address}
 	h.wiringFacts(&f)
