@@ -19,7 +19,7 @@ func (h *hook) decide(ctx context.Context) {
 	h.next, h.nextApp = rec, p.App
 	h.nextApp.VolumeToken = h.token(ctx)
 	if h.roles.Web {
-		h.nextApp.WebAddress = h.facts(ctx).Address
+		h.nextApp.WebAddress = h.wire.address
 	}
 	h.nextApp.TSA = h.tsaOffer()
 	acks := h.acks()

@@ -48,13 +48,15 @@ type hook struct {
 	// resourcePath is the attached release tarball, "" when none is; read
 	// once per hook, when something must be staged.
 	resourcePath *string
+	// volumeToken is the volume's sharing token, read once per hook: a
+	// volume without one makes the first reader wait for the lock.
+	volumeToken *string
 	waiting      []string // conditions that resolve by themselves
 	notes        []string // what the status may add
 	progress     string   // the latest install progress line
 	held         []error  // why a role does not run, when not a failure (no database, no TSA)
 	wire         wiring
 	ack          fsm.Ack
-	acted        bool // the unit acted on a committed record
 	next         fsm.Record
 	nextApp      relation.AppData
 }
@@ -213,10 +215,14 @@ type NoStorageError struct{}
 func (e *NoStorageError) Error() string { return "no " + StorageName + " storage is attached" }
 
 func (h *hook) token(ctx context.Context) string {
+	if h.volumeToken != nil {
+		return *h.volumeToken
+	}
 	token, err := h.vol.Token(ctx, h.self)
 	if err != nil {
 		h.problems = append(h.problems, fmt.Errorf("read the volume token: %w", err))
 	}
+	h.volumeToken = &token
 	return token
 }
 
