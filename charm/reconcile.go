@@ -212,6 +212,5 @@ func (h *hook) hasRole(r Role) bool {
 // isStillWaiting tells a condition that resolves by itself (another unit
 // holds the volume lock) from a failure.
 func isStillWaiting(err error) bool {
-	var w interface{ StillWaiting() bool }
-	return errors.As(err, &w) && w.StillWaiting()
+	return unwrapAs[*StillWaitingError](err) != nil
 }

@@ -51,14 +51,14 @@ type hook struct {
 	// volumeToken is the volume's sharing token, read once per hook: a
 	// volume without one makes the first reader wait for the lock.
 	volumeToken *string
-	waiting      []string // conditions that resolve by themselves
-	notes        []string // what the status may add
-	progress     string   // the latest install progress line
-	held         []error  // why a role does not run, when not a failure (no database, no TSA)
-	wire         wiring
-	ack          fsm.Ack
-	next         fsm.Record
-	nextApp      relation.AppData
+	waiting     []string // conditions that resolve by themselves
+	notes       []string // what the status may add
+	progress    string   // the latest install progress line
+	held        []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire        wiring
+	ack         fsm.Ack
+	next        fsm.Record
+	nextApp     relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.
