@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
-	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
 
 // decide is the leader's part of a hook: from the committed record and the
@@ -28,7 +28,7 @@ func (h *hook) decide(ctx context.Context) {
 	if err != nil {
 		h.problems = append(h.problems, err)
 	}
-	peers := activePeers(h.hc, p.Others)
+	peers := h.activePeers()
 	if rebuilt, ok := fsm.Recover(rec, fsm.Evidence{
 		Acks: acks, Members: fsm.LeaderView{Self: h.self, Peers: peers}.Members(), FenceRevision: fenced, FenceVersion: cur,
 		WrittenGeneration: h.local.WrittenGeneration, WrittenRevision: h.local.WrittenRevision,
@@ -59,15 +59,19 @@ func (h *hook) decide(ctx context.Context) {
 	h.next = d.Record
 }
 
-// activePeers are the peers the leader counts: relation-list, without a
-// unit that is departing in this very hook.
-func activePeers(hc relation.Context, others []string) []string {
+// activePeers are the other units that count, sorted: relation-list,
+// without a unit that is departing in this very hook.
+func (h *hook) activePeers() []string {
+	if h.peers == nil {
+		return nil
+	}
 	var peers []string
-	for _, u := range others {
-		if u != hc.DepartingUnit {
+	for _, u := range h.peers.Others {
+		if u != h.hc.DepartingUnit {
 			peers = append(peers, u)
 		}
 	}
+	slices.Sort(peers)
 	return peers
 }
 
