@@ -22,7 +22,7 @@ const localStateFile = "charm-state.json"
 // restart of each running service (Installed is forgotten), a prepare
 // deadline counted again from later, the pending prunes and the
 // containerd claim; a leader that lost its Written* numbers still never
-// reuses a generation, because its own bag echoes them (Ack.Wrote*).
+// reuses a committed generation: its own bag echoes them (Ack.Wrote*).
 type localState struct {
 	// Installed maps each systemd unit the charm installed to the release
 	// its unit file pins.
