@@ -16,6 +16,7 @@ import (
 func (h *hook) decide(ctx context.Context) {
 	p := h.peers
 	rec := p.Record
+	h.decided = true
 	h.next, h.nextApp = rec, p.App
 	h.nextApp.VolumeToken = h.token(ctx)
 	if h.roles.Web {
@@ -128,7 +129,7 @@ func (h *hook) initiateRequest(target version.Version) fsm.InitiateRequest {
 // writeDecision writes what the leader decided (and what an action
 // changed), only what differs from the committed bag.
 func (h *hook) writeDecision(ctx context.Context) error {
-	if !h.leader || h.peers == nil || h.peers.RecordErr != nil || h.vol == nil || h.cfgErr != nil {
+	if !h.decided {
 		return nil
 	}
 	h.local.WrittenGeneration = max(h.local.WrittenGeneration, h.next.Generation)

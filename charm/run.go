@@ -57,8 +57,11 @@ type hook struct {
 	held        []error  // why a role does not run, when not a failure (no database, no TSA)
 	wire        wiring
 	ack         fsm.Ack
-	next        fsm.Record
-	nextApp     relation.AppData
+	// decided: this unit, as leader, decided next and nextApp (decide),
+	// for writeDecision to write them.
+	decided bool
+	next    fsm.Record
+	nextApp relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.
