@@ -188,7 +188,7 @@ func (h *hook) actionUpgradeStatus() (map[string]string, error) {
 		"members":         strings.Join(rec.Members, ","),
 		"outcome":         string(rec.Outcome),
 		"last-error":      rec.LastError,
-		"message":         h.upgradeLine(rec, h.peers.Acks()),
+		"message":         h.upgradeLine(rec, h.acks()),
 	}
 	if !rec.InitiatedAt.IsZero() {
 		r["initiated-at"] = rec.InitiatedAt.Format("2006-01-02T15:04:05Z07:00")
@@ -199,8 +199,7 @@ func (h *hook) actionUpgradeStatus() (map[string]string, error) {
 	if h.leader && (h.next.Revision != rec.Revision) {
 		r["decided"] = describePhase(h.next) + " (written by this hook)"
 	}
-	acks := h.peers.Acks()
-	acks[h.self] = h.ack
+	acks := h.acks()
 	for unit, a := range acks {
 		n, err := unitname.Parse(unit)
 		if err != nil {

@@ -1048,7 +1048,7 @@ func opsAdvice() []advice {
 		}},
 		{"PruneGaveUpError", as[*PruneGaveUpError](), relation.Active, func(err error, s scene) string {
 			e := unwrapAs[*PruneGaveUpError](err)
-			return fmt.Sprintf("gave up pruning worker %s after %s (%s): prune it with fly once it stalls", e.Worker, shortDuration(e.After), e.lastState())
+			return fmt.Sprintf("gave up pruning worker %s after %s (%s): prune it with fly once it stalls", e.Worker, age(e.After), e.lastState())
 		}},
 		{"NoNestingError", as[*NoNestingError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*NoNestingError](err)
@@ -1082,13 +1082,4 @@ func pruning(err error) string {
 		return "pruning stalled worker " + workers[0]
 	}
 	return "pruning stalled workers " + strings.Join(workers, ", ")
-}
-
-// shortDuration drops a duration's zero seconds: "1h10m".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		return strings.TrimSuffix(s, "0s")
-	}
-	return s
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,11 +132,9 @@ func (h *hook) authorizedWorkerKeys() []byte {
 		}
 		keys = append(keys, line)
 	}
-	if h.peers != nil {
-		for _, u := range slices.Sorted(maps.Keys(h.peers.Members)) {
-			if k := h.peers.Members[u].Facts.WorkerKey; k != "" && u != h.hc.DepartingUnit {
-				add(u, k)
-			}
+	for _, u := range h.activePeers() {
+		if k := h.peers.Members[u].Facts.WorkerKey; k != "" {
+			add(u, k)
 		}
 	}
 	for _, k := range h.wire.remoteKeys {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
-	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 )
 
 // decide is the leader's part of a hook: from the committed record and the
@@ -16,20 +16,20 @@ import (
 func (h *hook) decide(ctx context.Context) {
 	p := h.peers
 	rec := p.Record
+	h.decided = true
 	h.next, h.nextApp = rec, p.App
 	h.nextApp.VolumeToken = h.token(ctx)
 	if h.roles.Web {
-		h.nextApp.WebAddress = h.facts(ctx).Address
+		h.nextApp.WebAddress = h.wire.address
 	}
 	h.nextApp.TSA = h.tsaOffer()
-	acks := p.Acks()
-	acks[h.self] = h.ack
+	acks := h.acks()
 
 	cur, fenced, err := h.vol.Current()
 	if err != nil {
 		h.problems = append(h.problems, err)
 	}
-	peers := activePeers(h.hc, p.Others)
+	peers := h.activePeers()
 	if rebuilt, ok := fsm.Recover(rec, fsm.Evidence{
 		Acks: acks, Members: fsm.LeaderView{Self: h.self, Peers: peers}.Members(), FenceRevision: fenced, FenceVersion: cur,
 		WrittenGeneration: h.local.WrittenGeneration, WrittenRevision: h.local.WrittenRevision,
@@ -60,15 +60,19 @@ func (h *hook) decide(ctx context.Context) {
 	h.next = d.Record
 }
 
-// activePeers are the peers the leader counts: relation-list, without a
-// unit that is departing in this very hook.
-func activePeers(hc relation.Context, others []string) []string {
+// activePeers are the other units that count, sorted: relation-list,
+// without a unit that is departing in this very hook.
+func (h *hook) activePeers() []string {
+	if h.peers == nil {
+		return nil
+	}
 	var peers []string
-	for _, u := range others {
-		if u != hc.DepartingUnit {
+	for _, u := range h.peers.Others {
+		if u != h.hc.DepartingUnit {
 			peers = append(peers, u)
 		}
 	}
+	slices.Sort(peers)
 	return peers
 }
 
@@ -125,7 +129,7 @@ func (h *hook) initiateRequest(target version.Version) fsm.InitiateRequest {
 // writeDecision writes what the leader decided (and what an action
 // changed), only what differs from the committed bag.
 func (h *hook) writeDecision(ctx context.Context) error {
-	if !h.leader || h.peers == nil || h.peers.RecordErr != nil || h.vol == nil || h.cfgErr != nil {
+	if !h.decided {
 		return nil
 	}
 	h.local.WrittenGeneration = max(h.local.WrittenGeneration, h.next.Generation)

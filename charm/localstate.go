@@ -17,8 +17,12 @@ import (
 // localStateFile is the charm's machine-local memory, under Deps.StateDir.
 const localStateFile = "charm-state.json"
 
-// localState is what a unit remembers on its own machine between hooks:
-// nothing here is shared, and nothing the cluster's safety rests on.
+// localState is what a unit remembers on its own machine between hooks;
+// nothing here is shared. Losing it (a corrupt or lost file) costs one
+// restart of each running service (Installed is forgotten), a prepare
+// deadline counted again from later, the pending prunes and the
+// containerd claim; a leader that lost its Written* numbers still never
+// reuses a committed generation: its own bag echoes them (Ack.Wrote*).
 type localState struct {
 	// Installed maps each systemd unit the charm installed to the release
 	// its unit file pins.
@@ -27,7 +31,8 @@ type localState struct {
 	// generation in its phase, on its own clock: the prepare timeout is
 	// measured from here, never from another unit's clock.
 	PhaseSeen phaseSeen `json:"phase_seen"`
-	// LastDrain is how the last worker stop ended.
+	// LastDrain is how the last worker stop ended, for an operator who
+	// reads this file (juju ssh); the status said it at the time.
 	LastDrain string `json:"last_drain,omitempty"`
 	// Written is the highest generation and revision this unit wrote as
 	// leader (committed or not), so a rebuilt record never reuses one.
@@ -64,9 +69,7 @@ func loadLocalState(dir string) (*localState, error) {
 		return nil, err
 	}
 	if err := json.Unmarshal(data, s); err != nil {
-		// Only the leader's clock readings and the installed releases are
-		// lost: the next hook reads them from systemd and starts counting
-		// again, which errs on the late side.
+		// Read as absent: see localState for what that costs.
 		return &localState{Installed: map[string]version.Version{}}, nil
 	}
 	if s.Installed == nil {
@@ -75,9 +78,8 @@ func loadLocalState(dir string) (*localState, error) {
 	return s, nil
 }
 
-// save replaces the file atomically but without fsync: losing the latest
-// readings to a power cut only makes the next hook re-check systemd and
-// count a deadline again from later.
+// save replaces the file atomically but without fsync: a power cut may
+// leave it empty, which reads as a lost file (see localState).
 func (s *localState) save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the charm's state directory: %w", err)

@@ -138,7 +138,7 @@ func prunable(state string) bool {
 }
 
 // prune lists the ATC's workers and prunes each pending one that shows
-// stalled; one no longer registered is done. It returns a *PruneError
+// stalled or landed; one no longer registered is done. It returns a *PruneError
 // for what is still pending because the API failed.
 func (h *hook) prune(ctx context.Context) error {
 	pending := func() []string {

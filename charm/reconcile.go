@@ -26,7 +26,6 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 		h.waiting = append(h.waiting, fmt.Sprintf("the upgrade record went back to revision %d after %d; waiting for the leader to rebuild it", rec.Revision, own.Ack.Seen))
 		return nil
 	}
-	h.acted = true
 	want := fsm.Wanted(rec, h.self)
 	if want.Stage.IsZero() {
 		// Nothing is settled yet: get the configured release ready.
@@ -213,6 +212,5 @@ func (h *hook) hasRole(r Role) bool {
 // isStillWaiting tells a condition that resolves by itself (another unit
 // holds the volume lock) from a failure.
 func isStillWaiting(err error) bool {
-	var w interface{ StillWaiting() bool }
-	return errors.As(err, &w) && w.StillWaiting()
+	return unwrapAs[*StillWaitingError](err) != nil
 }

@@ -48,15 +48,20 @@ type hook struct {
 	// resourcePath is the attached release tarball, "" when none is; read
 	// once per hook, when something must be staged.
 	resourcePath *string
-	waiting      []string // conditions that resolve by themselves
-	notes        []string // what the status may add
-	progress     string   // the latest install progress line
-	held         []error  // why a role does not run, when not a failure (no database, no TSA)
-	wire         wiring
-	ack          fsm.Ack
-	acted        bool // the unit acted on a committed record
-	next         fsm.Record
-	nextApp      relation.AppData
+	// volumeToken is the volume's sharing token, read once per hook: a
+	// volume without one makes the first reader wait for the lock.
+	volumeToken *string
+	waiting     []string // conditions that resolve by themselves
+	notes       []string // what the status may add
+	progress    string   // the latest install progress line
+	held        []error  // why a role does not run, when not a failure (no database, no TSA)
+	wire        wiring
+	ack         fsm.Ack
+	// decided: this unit, as leader, decided next and nextApp (decide),
+	// for writeDecision to write them.
+	decided bool
+	next    fsm.Record
+	nextApp relation.AppData
 }
 
 // Run is the charm's dispatch: Juju runs it for every hook and action.
@@ -213,11 +218,24 @@ type NoStorageError struct{}
 func (e *NoStorageError) Error() string { return "no " + StorageName + " storage is attached" }
 
 func (h *hook) token(ctx context.Context) string {
+	if h.volumeToken != nil {
+		return *h.volumeToken
+	}
 	token, err := h.vol.Token(ctx, h.self)
 	if err != nil {
 		h.problems = append(h.problems, fmt.Errorf("read the volume token: %w", err))
 	}
+	h.volumeToken = &token
 	return token
+}
+
+// acks are every member's ack as this hook knows them: the others' as
+// Juju committed them, and this unit's own as this hook leaves it
+// (relation-get of its own bag reads what the last hook committed).
+func (h *hook) acks() map[string]fsm.Ack {
+	acks := h.peers.Acks()
+	acks[h.self] = h.ack
+	return acks
 }
 
 func (h *hook) facts(ctx context.Context) relation.Facts {

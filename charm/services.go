@@ -71,7 +71,11 @@ func (h *hook) ensureRunning(ctx context.Context, role Role, name string, v vers
 		return
 	}
 	previous := h.local.Installed[name]
-	h.local.Installed[name] = v
+	if changed {
+		// A restart is owed until one is asked for, also when this hook
+		// stops short of it: the next hook then sees no change in the file.
+		delete(h.local.Installed, name)
+	}
 	if err := h.vol.UseRelease(ctx, h.self, v); err != nil {
 		h.problems = append(h.problems, fmt.Errorf("record that %s uses %s: %w", name, v, err))
 		return
@@ -81,6 +85,7 @@ func (h *hook) ensureRunning(ctx context.Context, role Role, name string, v vers
 		h.problems = append(h.problems, fmt.Errorf("read the state of %s: %w", name, err))
 		return
 	}
+	h.local.Installed[name] = v // systemd finishes the job asked for below
 	switch {
 	case st.Active && (changed || previous != v):
 		err = h.d.Services.Restart(ctx, name)

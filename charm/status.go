@@ -136,7 +136,7 @@ func (h *hook) setStatus(ctx context.Context) error {
 	}
 	rec := h.peers.Record
 	state, _ := phaseStatus(rec.Phase)
-	line := h.upgradeLine(rec, h.peers.Acks())
+	line := h.upgradeLine(rec, h.acks())
 	if apart := h.unitsNotSharing(); apart != "" && rec.Phase == fsm.PhaseIdle {
 		line = fit(line + "; own copy: " + apart)
 	}
@@ -182,7 +182,7 @@ func (h *hook) unitStatus() relation.Status {
 		return relation.Status{State: relation.Waiting, Message: fit("Waiting for the leader to count this unit in" + h.progressNote())}
 	case rec.Phase != fsm.PhaseIdle:
 		state, _ := phaseStatus(rec.Phase)
-		return relation.Status{State: state, Message: h.upgradeLine(rec, h.peers.Acks())}
+		return relation.Status{State: state, Message: h.upgradeLine(rec, h.acks())}
 	}
 	msg := fmt.Sprintf("%s %s", h.roles, rec.Version)
 	if h.roles.Web && h.cfg.Mode == ModeAuto && len(h.peers.Others) == 0 {

@@ -170,9 +170,6 @@ func (e *StillWaitingError) Error() string {
 	return fmt.Sprintf("still waiting for the volume lock: %v", e.Locked)
 }
 
-// StillWaiting marks it for isStillWaiting.
-func (e *StillWaitingError) StillWaiting() bool { return true }
-
 // waitingOrErr turns a wait that ran out while another unit held the lock
 // into a *StillWaitingError.
 func waitingOrErr(err error) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"path/filepath"
 	"slices"
@@ -115,11 +114,9 @@ func (h *hook) tsaOffer() relation.TSAOffer {
 	var own relation.Facts
 	h.wiringFacts(&own)
 	facts := []relation.Facts{own}
-	if h.cfg.Mode != ModeAuto && h.peers != nil {
-		for _, u := range slices.Sorted(maps.Keys(h.peers.Members)) {
-			if u != h.hc.DepartingUnit {
-				facts = append(facts, h.peers.Members[u].Facts)
-			}
+	if h.cfg.Mode != ModeAuto {
+		for _, u := range h.activePeers() {
+			facts = append(facts, h.peers.Members[u].Facts)
 		}
 	}
 	var o relation.TSAOffer

@@ -170,7 +170,7 @@ func LeaderStep(rec Record, view LeaderView) (Decision, error) {
 	var err error
 	switch rec.Phase {
 	case PhasePrepare:
-		d.Waiting = waitingFor(next, view.Acks, func(a Ack) bool { return a.WorkerStopped })
+		d.Waiting = Pending(next, view.Acks)
 		switch {
 		case len(d.Waiting) == 0:
 			d.Event = UpgradeWorkersReady
@@ -185,12 +185,12 @@ func LeaderStep(rec Record, view LeaderView) (Decision, error) {
 			next.LastError = fmt.Sprintf("%s could not get %s ready: %s", failed[0].Unit, rec.TargetVersion, failed[0].Error)
 			break
 		}
-		d.Waiting = waitingFor(next, view.Acks, func(a Ack) bool { return a.Staged })
+		d.Waiting = Pending(next, view.Acks)
 		if len(d.Waiting) == 0 {
 			d.Event = UpgradeDownloadVerified
 		}
 	case PhaseComplete:
-		d.Waiting = waitingFor(next, view.Acks, func(a Ack) bool { return a.Running == rec.TargetVersion })
+		d.Waiting = Pending(next, view.Acks)
 		if len(d.Waiting) == 0 {
 			d.Event = UpgradeFinish
 			next.Version = rec.TargetVersion
@@ -211,8 +211,8 @@ func LeaderStep(rec Record, view LeaderView) (Decision, error) {
 	return d, nil
 }
 
-// Pending lists the members the record's phase waits for, as LeaderStep
-// sees them, for status lines.
+// Pending lists the members the record's phase waits for: LeaderStep moves
+// on when none is left, and status lines name them.
 func Pending(rec Record, acks map[string]Ack) []Waiting {
 	switch rec.Phase {
 	case PhasePrepare:

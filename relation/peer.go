@@ -214,14 +214,15 @@ func (p *Peers) BagErrors() []error {
 }
 
 // WriteOwn writes this unit's ack and facts, only the keys that differ from
-// what the hook read (an unchanged bag wakes nobody).
+// the bag as this hook left it (an unchanged bag wakes nobody).
 func (p *Peers) WriteOwn(ctx context.Context, j Juju, ack fsm.Ack, facts Facts) error {
 	bag, err := fsm.EncodeAck(ack)
 	if err != nil {
 		return err
 	}
 	maps.Copy(bag, facts.bag())
-	return setChanged(ctx, j, p.ID, false, p.ownBag, bag)
+	p.ownBag, err = setChanged(ctx, j, p.ID, false, p.ownBag, bag)
+	return err
 }
 
 // WriteApp writes the record and the charm's application data (leader
@@ -232,21 +233,37 @@ func (p *Peers) WriteApp(ctx context.Context, j Juju, rec fsm.Record, app AppDat
 		return err
 	}
 	maps.Copy(bag, app.bag())
-	return setChanged(ctx, j, p.ID, true, p.appBag, bag)
+	p.appBag, err = setChanged(ctx, j, p.ID, true, p.appBag, bag)
+	return err
 }
 
-// setChanged sends the keys of next whose value differs from the bag as
-// read (an empty value deletes a key).
-func setChanged(ctx context.Context, j Juju, id string, app bool, read, next map[string]string) error {
+// setChanged sends the keys of next whose value differs from bag (an
+// empty value deletes a key) and returns bag as it is after the write, so
+// that a second write in the same hook diffs against the first.
+func setChanged(ctx context.Context, j Juju, id string, app bool, bag, next map[string]string) (map[string]string, error) {
 	changed := map[string]string{}
 	for k, v := range next {
-		if read[k] == v {
+		if bag[k] == v {
 			continue
 		}
 		changed[k] = v
 	}
 	if len(changed) == 0 {
-		return nil
+		return bag, nil
 	}
-	return j.RelationSet(ctx, id, app, changed)
+	if err := j.RelationSet(ctx, id, app, changed); err != nil {
+		return bag, err
+	}
+	after := maps.Clone(bag)
+	if after == nil {
+		after = map[string]string{}
+	}
+	for k, v := range changed {
+		if v == "" {
+			delete(after, k)
+		} else {
+			after[k] = v
+		}
+	}
+	return after, nil
 }

@@ -44,5 +44,6 @@ func writeChanged(ctx context.Context, j Juju, id, self string, app bool, data m
 	if err != nil {
 		return err
 	}
-	return setChanged(ctx, j, id, app, read, data)
+	_, err = setChanged(ctx, j, id, app, read, data)
+	return err
 }

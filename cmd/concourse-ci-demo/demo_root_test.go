@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/localcluster"
+	"github.com/concourse-ci-machine/concourse-ci-machine/cmd/internal/localcluster"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )

@@ -27,8 +27,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/cmd/internal/localcluster"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/fakeconcourse"
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/localcluster"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest/jujuc"
 	"github.com/concourse-ci-machine/concourse-ci-machine/services/systemdtest"
