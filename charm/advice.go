@@ -422,6 +422,10 @@ func archiveAdvice() []advice {
 			e := unwrapAs[*storage.HostileArchiveError](err)
 			return hostileLine(e, fmt.Sprint(e.Reason), s)
 		}},
+		advice{"NoSpaceError/marker", asWhere(func(e *storage.NoSpaceError) bool { return e.File != "" }), relation.Blocked, func(err error, s scene) string {
+			e := unwrapAs[*storage.NoSpaceError](err)
+			return s.squeeze("Volume full writing %s (%s free): grow the volume", filepath.Join(e.Path, e.File), keep(freeSpace(e.Free)))
+		}},
 		advice{"NoSpaceError/filled", asWhere(func(e *storage.NoSpaceError) bool { return e.Err != nil }), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*storage.NoSpaceError](err)
 			return s.squeeze("Volume full after %s of %s (needs %s, %s free): grow the volume",
