@@ -33,10 +33,7 @@ func newWorld(t *testing.T, opts charmtest.Options) *charmtest.World {
 	if opts.Releases == nil {
 		opts.Releases = []string{"7.14.3"}
 	}
-	w, err := charmtest.New(t.TempDir(), opts)
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	return w
+	return charmtest.NewT(t, opts)
 }
 
 func settle(t *testing.T, w *charmtest.World) {
@@ -311,9 +308,8 @@ func (v fsVolume) WorkerFilesystem(string) (charm.Filesystem, error) { return v.
 // fix; with naive the worker runs.
 func TestWorkerDirOnNetworkFilesystem(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, charmtest.Options{Units: 2, OpenVolume: func(root string) (charm.Volume, error) {
-		v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second})
-		return fsVolume{Volume: v, fs: charm.Filesystem{Type: "nfs", Network: true}}, err
+	w := newWorld(t, charmtest.Options{Units: 2, WrapVolume: func(v charm.Volume) charm.Volume {
+		return fsVolume{Volume: v, fs: charm.Filesystem{Type: "nfs", Network: true}}
 	}})
 	settle(t, w)
 	assert.Equal(t, "blocked: Worker dir on nfs: juju config concourse baggageclaim-driver=naive, or give workers a local volume", status(w, "concourse/1"))
