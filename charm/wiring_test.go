@@ -2,14 +2,7 @@ package charm_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"maps"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -27,6 +20,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm/charmtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/certtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
@@ -39,10 +33,7 @@ func newWorld(t *testing.T, opts charmtest.Options) *charmtest.World {
 	if opts.Releases == nil {
 		opts.Releases = []string{"7.14.3"}
 	}
-	w, err := charmtest.New(t.TempDir(), opts)
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	return w
+	return charmtest.NewT(t, opts)
 }
 
 func settle(t *testing.T, w *charmtest.World) {
@@ -317,9 +308,8 @@ func (v fsVolume) WorkerFilesystem(string) (charm.Filesystem, error) { return v.
 // fix; with naive the worker runs.
 func TestWorkerDirOnNetworkFilesystem(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, charmtest.Options{Units: 2, OpenVolume: func(root string) (charm.Volume, error) {
-		v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second})
-		return fsVolume{Volume: v, fs: charm.Filesystem{Type: "nfs", Network: true}}, err
+	w := newWorld(t, charmtest.Options{Units: 2, WrapVolume: func(v charm.Volume) charm.Volume {
+		return fsVolume{Volume: v, fs: charm.Filesystem{Type: "nfs", Network: true}}
 	}})
 	settle(t, w)
 	assert.Equal(t, "blocked: Worker dir on nfs: juju config concourse baggageclaim-driver=naive, or give workers a local volume", status(w, "concourse/1"))
@@ -433,7 +423,7 @@ func TestAuxiliaryFilesAndTheirModes(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, charmtest.Options{Units: 2, Postgres: charmtest.PostgresSilent})
 	answer := charmtest.PostgresAnswer()
-	answer["tls"], answer["tls-ca"] = "True", testCA(t)
+	answer["tls"], answer["tls-ca"] = "True", certtest.CA(t)
 	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
 	converge(t, w)
 	web := envOf(t, w, "concourse/0", charm.RoleWeb)
@@ -450,22 +440,10 @@ func TestAuxiliaryFilesAndTheirModes(t *testing.T) {
 	assert.Len(t, u.Env[charm.FilesDigestVariable], 64, "the environment changes with the files it names")
 	assert.True(t, slices.ContainsFunc(strings.Split(string(u.File), "\n"), func(l string) bool { return l == "EnvironmentFile="+u.EnvPath }))
 	before := u.Env[charm.FilesDigestVariable]
-	answer["tls-ca"] = testCA(t)
+	answer["tls-ca"] = certtest.CA(t)
 	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
 	converge(t, w)
 	assert.NotEqual(t, before, envOf(t, w, "concourse/0", charm.RoleWeb)[charm.FilesDigestVariable], "a new CA, a new environment")
-}
-
-// testCA is a self-signed certificate in PEM, as a provider's tls-ca.
-func testCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pg-ca"},
-		NotBefore: charmtest.Epoch, NotAfter: charmtest.Epoch.Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // In mode auto web follows leadership: the new leader's TSA replaces the

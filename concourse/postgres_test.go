@@ -3,6 +3,7 @@ package concourse
 import (
 	"testing"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/certtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,10 +32,10 @@ func TestPostgresPrimary(t *testing.T) {
 
 func TestPostgresValidate(t *testing.T) {
 	t.Parallel()
-	good := Postgres{Endpoints: []string{"10.0.0.5:5432"}, User: "u", Password: "p4ss", Database: "concourse", TLS: true, CACert: testCA(t)}
+	good := Postgres{Endpoints: []string{"10.0.0.5:5432"}, User: "u", Password: "p4ss", Database: "concourse", TLS: true, CACert: certtest.CA(t)}
 	require.NoError(t, good.Validate())
 	twoCAs := good
-	twoCAs.CACert = good.CACert + testCA(t)
+	twoCAs.CACert = good.CACert + certtest.CA(t)
 	require.NoError(t, twoCAs.Validate())
 
 	cases := []struct {

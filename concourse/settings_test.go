@@ -1,23 +1,16 @@
 package concourse
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"maps"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/certtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,19 +23,6 @@ const (
 	adminPassword  = "AdminPassw0rd"
 )
 
-func testCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
-
 func webSettings(t *testing.T) WebSettings {
 	t.Helper()
 	ports, err := PortsFor(1, DefaultWebPort)
@@ -54,7 +34,7 @@ func webSettings(t *testing.T) WebSettings {
 		Postgres: Postgres{
 			Endpoints: []string{"10.0.0.5:5432", "10.0.0.6:5432"},
 			User:      "relation-7", Password: secretPassword, Database: "concourse",
-			TLS: true, CACert: testCA(t),
+			TLS: true, CACert: certtest.CA(t),
 		},
 		PostgresCACertFile:       "/var/lib/juju/agents/unit-concourse-1/postgres-ca.pem",
 		SessionSigningKeyFile:    "/var/lib/concourse/keys/session_signing_key",

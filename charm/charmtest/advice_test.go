@@ -27,17 +27,6 @@ import (
 // real release server on loopback, end as the line charm/advice.go
 // promises, in action-fail and in `juju status`.
 
-// upgradeAction runs the upgrade action on the leader to its end.
-func upgradeAction(tb testing.TB, w *World, target string) *jujutest.Action {
-	tb.Helper()
-	leader := w.Model.Leader(w.App)
-	a := w.Model.RunAction(leader, fsm.ActionUpgrade, map[string]any{"version": target})
-	for !a.Done {
-		require.NoError(tb, w.Step(context.Background(), leader))
-	}
-	return a
-}
-
 // serverHost is the release server's host:port, as the lines name it.
 func serverHost(w *World) string { return strings.TrimPrefix(w.Server.URL(), "http://") }
 
@@ -150,8 +139,8 @@ func closedAddress(t *testing.T) string {
 func TestAdviceUpgradeWhenTheServerIsUnreachable(t *testing.T) {
 	t.Parallel()
 	closed := closedAddress(t)
-	w := deployed(t, 2, Options{OpenVolume: func(root string) (charm.Volume, error) {
-		return charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Minute, Fetch: storage.FetchOptions{RetryDelay: time.Millisecond}})
+	w := deployed(t, 2, Options{VolumeOptions: func(o *charm.VolumeOptions) {
+		o.StageWait, o.Fetch = time.Minute, storage.FetchOptions{RetryDelay: time.Millisecond}
 	}})
 	w.Model.SetConfig(w.App, map[string]any{"release-url": "http://" + closed + "/v{version}/concourse-{version}-linux-amd64.tgz"})
 	require.NoError(t, w.Settle(context.Background(), 100))
@@ -182,7 +171,7 @@ func TestAdviceStatusOfAConfigVersionTheServerLacks(t *testing.T) {
 func TestAdviceFirstDeployOfAVersionTheServerLacks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 2, Releases: []string{"7.14.3"}, Config: map[string]any{"version": "7.99.1"}})
+	w := NewT(t, Options{Units: 2, Releases: []string{"7.14.3"}, Config: map[string]any{"version": "7.99.1"}})
 	require.NoError(t, w.Settle(ctx, 10000))
 	line := "No .sha1 for Concourse 7.99.1: wrong version? Else pin: juju config concourse release-sha256=..."
 	for _, u := range w.Model.Units(w.App) {
@@ -210,7 +199,7 @@ func TestAirGappedReleaseFromTheResource(t *testing.T) {
 	tarball := releasetest.Tarball("7.14.3")
 	sum := sha256.Sum256(tarball)
 	closed := closedAddress(t)
-	w := newWorld(t, Options{Units: 3, Config: map[string]any{
+	w := NewT(t, Options{Units: 3, Config: map[string]any{
 		"release-url":    "http://" + closed + "/v{version}/concourse-{version}-linux-amd64.tgz",
 		"release-sha256": hex.EncodeToString(sum[:]),
 	}})

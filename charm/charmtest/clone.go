@@ -19,20 +19,9 @@ import (
 // unit state on disk, the model, the machines and what the invariants
 // remember. The release server is shared. Clone only between hooks.
 func (w *World) Clone(dir string) (*World, error) {
-	for _, sub := range []string{"shared-volume", "state"} {
+	for _, sub := range append(w.volumeDirs(), "state") {
 		if err := copyTree(filepath.Join(w.Dir, sub), filepath.Join(dir, sub)); err != nil {
 			return nil, err
-		}
-	}
-	entries, err := os.ReadDir(w.Dir)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), "volume-") || strings.HasPrefix(e.Name(), "shared-volume-") {
-			if err := copyTree(filepath.Join(w.Dir, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-				return nil, err
-			}
 		}
 	}
 	w.mu.Lock()
@@ -50,7 +39,7 @@ func (w *World) Clone(dir string) (*World, error) {
 	}
 	for name, a := range w.apps {
 		cp := *a
-		cp.volume = dir + strings.TrimPrefix(a.volume, w.Dir)
+		cp.apart = maps.Clone(a.apart)
 		c.apps[name] = &cp
 	}
 	c.Model = w.Model.Clone(func(old string) string { return dir + strings.TrimPrefix(old, w.Dir) })
@@ -157,11 +146,8 @@ func (w *World) Key() string {
 			fmt.Fprintf(&b, "local %s %s\n", name, stripTimes(string(data)))
 		}
 	}
-	entries, _ := os.ReadDir(w.Dir)
-	for _, e := range entries {
-		if e.Name() == "shared-volume" || strings.HasPrefix(e.Name(), "volume-") {
-			b.WriteString(volumeKey(filepath.Join(w.Dir, e.Name())))
-		}
+	for _, dir := range w.volumeDirs() {
+		b.WriteString(volumeKey(filepath.Join(w.Dir, dir)))
 	}
 	sum := sha256.Sum256([]byte(b.String()))
 	return fmt.Sprintf("%x", sum[:12])

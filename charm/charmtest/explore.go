@@ -2,9 +2,11 @@ package charmtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -71,6 +73,21 @@ type Budget struct {
 	Ticks  int
 	// Actions is how many operator actions may still be queued.
 	Actions int
+}
+
+// spend is what is left of b once c happened; fault says c was a fault
+// (what Apply reports).
+func (b Budget) spend(c Choice, fault bool) Budget {
+	if fault {
+		b.Faults--
+	}
+	switch c.Kind {
+	case Tick:
+		b.Ticks--
+	case Operate:
+		b.Actions--
+	}
+	return b
 }
 
 // Choices lists what may happen next within budget: every ready unit's
@@ -216,15 +233,15 @@ func (w *World) Apply(ctx context.Context, c Choice) bool {
 	return true
 }
 
-// Quiet reports whether no hook can run.
-func (w *World) Quiet() bool { return len(w.Ready()) == 0 }
-
 // Liveness checks that once faults stop (every agent up, no download
 // failing) the cluster comes to rest: idle with every unit on one release,
-// or failed with a status that names the command, and nothing broken.
+// or failed with a status that names the command; every volume in use
+// naming as `current` what the record puts there; and nothing broken.
 func (w *World) Liveness(ctx context.Context) error {
-	for _, u := range w.Model.Units(w.App) {
-		w.SetDown(u, false)
+	for _, app := range w.Apps() {
+		for _, u := range w.Model.Units(app) {
+			w.SetDown(u, false)
+		}
 	}
 	w.mu.Lock()
 	w.failNext = map[string]int{}
@@ -232,20 +249,38 @@ func (w *World) Liveness(ctx context.Context) error {
 	if err := w.Converge(ctx, 8); err != nil {
 		return fmt.Errorf("liveness: %w", err)
 	}
-	rec, _ := w.Record()
-	if rec.Phase == fsm.PhaseIdle {
-		cur, err := currentOf(w, w.sharedDir())
-		if err != nil {
-			return err
-		}
-		if want := fsm.Wanted(rec, w.Model.Leader(w.App)).Current; cur != want {
-			return fmt.Errorf("liveness: at rest, the shared current names %s, the record %s", cur, want)
-		}
+	if err := w.checkCurrent(); err != nil {
+		return fmt.Errorf("liveness: %w", err)
 	}
 	if v := w.Violations(); len(v) > 0 {
 		return fmt.Errorf("invariants: %s", strings.Join(v, "; "))
 	}
 	return nil
+}
+
+// checkCurrent checks that each volume an application's units use names
+// as `current` where the committed record puts it, by the world's own rule
+// (allowedCurrent), not the charm's.
+func (w *World) checkCurrent() error {
+	var errs []error
+	for _, app := range w.Apps() {
+		rec, err := w.RecordOf(app)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		want := allowedCurrent(rec)
+		for _, dir := range w.volumesInUse(app) {
+			cur, err := currentOf(filepath.Join(w.Dir, dir))
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case cur != want:
+				errs = append(errs, fmt.Errorf("at rest, %s names %s as current, the record of %s (revision %d, %s) %s", dir, cur, app, rec.Revision, rec.Phase, want))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Explorer searches schedules depth-first: every order of hooks and every
@@ -307,16 +342,7 @@ func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budge
 		if err != nil {
 			return err
 		}
-		nb := b
-		if next.Apply(ctx, c) {
-			nb.Faults--
-		}
-		switch c.Kind {
-		case Tick:
-			nb.Ticks--
-		case Operate:
-			nb.Actions--
-		}
+		nb := b.spend(c, next.Apply(ctx, c))
 		p := append(slices.Clone(path), c)
 		if v := next.Violations(); len(v) > 0 {
 			return &Failure{Path: p, Err: fmt.Errorf("invariants: %s", strings.Join(v, "; ")), Trace: next.Model.Trace()}
@@ -381,15 +407,7 @@ func RandomSchedule(ctx context.Context, w *World, seed uint64, faultRate float6
 			pick = steps[rng.IntN(len(steps))]
 		}
 		path = append(path, pick)
-		if w.Apply(ctx, pick) {
-			b.Faults--
-		}
-		switch pick.Kind {
-		case Tick:
-			b.Ticks--
-		case Operate:
-			b.Actions--
-		}
+		b = b.spend(pick, w.Apply(ctx, pick))
 		if v := w.Violations(); len(v) > 0 {
 			return path, &Failure{Path: path, Err: fmt.Errorf("invariants: %s", strings.Join(v, "; ")), Trace: w.Model.Trace()}
 		}

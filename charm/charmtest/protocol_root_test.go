@@ -24,9 +24,7 @@ func TestDiskFullDuringTheDownload(t *testing.T) {
 		return // the tmpfs below is mounted in the child's private namespace
 	}
 	ctx := context.Background()
-	w, err := New(t.TempDir(), Options{Units: 3, Apart: []string{"concourse/2"}})
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
+	w := NewT(t, Options{Units: 3, Apart: []string{"concourse/2"}})
 	small, err := releasetest.Build(releasetest.Spec{Version: "7.14.3"})
 	require.NoError(t, err)
 	big, err := releasetest.Build(releasetest.Spec{Version: "7.14.4", Padding: 3 << 20})

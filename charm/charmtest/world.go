@@ -11,15 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage"
 	"github.com/concourse-ci-machine/concourse-ci-machine/storage/releasetest"
+	"github.com/stretchr/testify/require"
 )
 
 // Epoch is where every world's clock starts.
@@ -38,9 +41,14 @@ type Options struct {
 	// Apart lists the units whose storage is their own; the others share
 	// one volume.
 	Apart []string
-	// OpenVolume opens a unit's volume; charm.OpenVolume (without fsync)
-	// when nil.
-	OpenVolume func(root string) (charm.Volume, error)
+	// VolumeOptions, when set, tunes the options a unit's volume opens
+	// with (no fsync, a one-second StageWait): a test's StageWait or
+	// Fetch. Now is always the unit's clock.
+	VolumeOptions func(*charm.VolumeOptions)
+	// WrapVolume, when set, wraps each unit's volume: a test fakes what
+	// the volume reports (its filesystem, say). The world's checks wrap
+	// the result, so they stay on.
+	WrapVolume func(charm.Volume) charm.Volume
 	// Postgres is how the application's PostgreSQL behaves.
 	Postgres PostgresMode
 	// Environ is the charm's environment (Deps.Environ), e.g. Juju's
@@ -73,11 +81,16 @@ func PostgresAnswer() map[string]string {
 	return map[string]string{"endpoints": "10.9.0.5:5432", "username": "relation-3", "password": "pg-s3cret", "version": "16.4"}
 }
 
-// application is one application of the world: its options, its volume,
+// application is one application of the world: its options, its volumes,
 // its PostgreSQL relation and what the invariants remember of its record.
 type application struct {
-	opts     Options
-	volume   string
+	opts Options
+	// volume is the shared volume's directory and apart each apart unit's
+	// own, relative to the world's Dir.
+	volume string
+	apart  map[string]string
+	// added is how many units were added so far: the next one's number.
+	added    int
 	pg       int // the relation's number, -1 when not related
 	answered bool
 	// highest generation and revision committed so far, and the last
@@ -136,14 +149,23 @@ func New(dir string, opts Options) (*World, error) {
 	return w, nil
 }
 
+// NewT builds a world in a temp dir of tb, closed when tb ends.
+func NewT(tb testing.TB, opts Options) *World {
+	tb.Helper()
+	w, err := New(tb.TempDir(), opts)
+	require.NoError(tb, err)
+	tb.Cleanup(w.Close)
+	return w
+}
+
 // Deploy adds an application (opts.App, opts.Units, opts.Config,
 // opts.Postgres, opts.Apart) with its own shared volume; Releases,
-// OpenVolume and Environ are the world's.
+// VolumeOptions, WrapVolume and Environ are the world's.
 func (w *World) Deploy(opts Options) error {
 	cfg := charm.DefaultConfig()
 	cfg["release-url"] = w.Server.BaseURL() + "/v{version}/concourse-{version}-linux-amd64.tgz"
 	maps.Copy(cfg, opts.Config)
-	a := &application{opts: opts, volume: filepath.Join(w.Dir, "shared-volume"), pg: -1}
+	a := &application{opts: opts, volume: "shared-volume", apart: map[string]string{}, pg: -1}
 	if opts.App != w.App {
 		a.volume += "-" + opts.App
 	}
@@ -154,7 +176,7 @@ func (w *World) Deploy(opts Options) error {
 	if opts.Postgres != PostgresAbsent {
 		a.pg = w.Model.RelateRemote(opts.App, "postgresql", PostgresApp, "database")
 	}
-	if err := os.MkdirAll(a.volume, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(w.Dir, a.volume), 0o755); err != nil {
 		return err
 	}
 	for i := 0; i < opts.Units; i++ {
@@ -201,7 +223,47 @@ func (w *World) Close() {
 }
 
 // sharedDir is the shared volume of the world's first application.
-func (w *World) sharedDir() string { return filepath.Join(w.Dir, "shared-volume") }
+func (w *World) sharedDir() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return filepath.Join(w.Dir, w.apps[w.App].volume)
+}
+
+// volumeDirs lists every volume of the world, relative to its Dir: each
+// application's shared volume and each apart unit's own, those of removed
+// units included. Clone copies them and Key hashes them.
+func (w *World) volumeDirs() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var dirs []string
+	for _, name := range slices.Sorted(maps.Keys(w.apps)) {
+		a := w.apps[name]
+		dirs = append(dirs, a.volume)
+		for _, unit := range slices.Sorted(maps.Keys(a.apart)) {
+			dirs = append(dirs, a.apart[unit])
+		}
+	}
+	return dirs
+}
+
+// volumesInUse lists the volumes app's units use now, relative to Dir.
+func (w *World) volumesInUse(app string) []string {
+	units := w.Model.Units(app)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	a := w.apps[app]
+	var dirs []string
+	for _, u := range units {
+		dir, ok := a.apart[u]
+		if !ok {
+			dir = a.volume
+		}
+		if !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
+}
 
 // AddUnit adds a unit of the world's first application with its machine
 // and storage; it returns its name.
@@ -211,41 +273,36 @@ func (w *World) AddUnit() (string, error) { return w.AddUnitOf(w.App) }
 func (w *World) AddUnitOf(app string) (string, error) {
 	w.mu.Lock()
 	a := w.apps[app]
+	n := a.added
+	a.added++
+	volume := a.volume
 	w.mu.Unlock()
-	n := len(w.Model.Units(app)) + len(w.removedUnits(app))
-	name := fmt.Sprintf("%s/%d", app, n)
-	storage := a.volume
-	if slices.Contains(a.opts.Apart, name) {
-		storage = filepath.Join(w.Dir, "volume-"+strconv.Itoa(n))
+	name := unitname.Name{App: app, Number: n}
+	apart := slices.Contains(a.opts.Apart, name.String())
+	if apart {
+		volume = "volume-" + strconv.Itoa(n)
 		if app != w.App {
-			storage = filepath.Join(w.Dir, "volume-"+app+"-"+strconv.Itoa(n))
+			volume = "volume-" + name.Slug()
 		}
-		if err := os.MkdirAll(storage, 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(w.Dir, volume), 0o755); err != nil {
 			return "", err
 		}
 	}
-	u := w.Model.AddUnit(app, storage)
-	if u.Name.String() != name {
+	u := w.Model.AddUnit(app, filepath.Join(w.Dir, volume))
+	if u.Name != name {
 		return "", fmt.Errorf("charmtest: expected unit %s, the model added %s", name, u.Name)
 	}
 	w.mu.Lock()
-	w.machines[name] = newMachine(w, name)
-	w.mu.Unlock()
-	return name, os.MkdirAll(w.stateDir(name), 0o700)
-}
-
-func (w *World) removedUnits(app string) []string {
-	var gone []string
-	for name := range w.machines {
-		if strings.HasPrefix(name, app+"/") && !slices.Contains(w.Model.Units(app), name) {
-			gone = append(gone, name)
-		}
+	if apart {
+		a.apart[name.String()] = volume
 	}
-	return gone
+	w.machines[name.String()] = newMachine(w, name.String())
+	w.mu.Unlock()
+	return name.String(), os.MkdirAll(w.stateDir(name.String()), 0o700)
 }
 
 func (w *World) stateDir(unit string) string {
-	return filepath.Join(w.Dir, "state", strings.ReplaceAll(unit, "/", "-"))
+	return filepath.Join(w.Dir, "state", unitname.MustParse(unit).Slug())
 }
 
 // Machine is a unit's machine.
@@ -257,15 +314,20 @@ func (w *World) Machine(unit string) *Machine {
 
 // Dispatcher runs the real charm for unit, as Juju runs its dispatch.
 func (w *World) Dispatcher(unit string) jujutest.Dispatcher {
-	open := w.opts.OpenVolume
-	if open == nil {
-		open = func(root string) (charm.Volume, error) {
-			v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second, Now: func() time.Time { return w.Model.Now(unit) }})
-			if err != nil {
-				return nil, err
-			}
-			return &countingVolume{Volume: v, w: w}, nil
+	open := func(root string) (charm.Volume, error) {
+		opts := charm.VolumeOptions{NoSync: true, StageWait: time.Second}
+		if w.opts.VolumeOptions != nil {
+			w.opts.VolumeOptions(&opts)
 		}
+		opts.Now = func() time.Time { return w.Model.Now(unit) }
+		v, err := charm.OpenVolume(root, opts)
+		if err != nil {
+			return nil, err
+		}
+		if w.opts.WrapVolume != nil {
+			v = w.opts.WrapVolume(v)
+		}
+		return &countingVolume{Volume: v, w: w}, nil
 	}
 	environ := maps.Clone(w.opts.Environ)
 	host := charm.Host{Root: w.HostRoot()}
@@ -680,8 +742,7 @@ func (w *World) checkState(app string) error {
 
 // CheckConverged says whether the cluster is at rest: the record idle with
 // every member running its version, or failed with a status that names
-// the command to run; and the shared volume's `current` naming what the
-// record says.
+// the command to run. Where `current` points is Liveness's to check.
 func (w *World) CheckConverged() error {
 	var errs []error
 	for _, app := range w.Apps() {
@@ -728,7 +789,7 @@ func (w *World) checkConverged(app string) error {
 }
 
 // currentOf is what the volume at root names as `current`.
-func currentOf(w *World, root string) (version.Version, error) {
+func currentOf(root string) (version.Version, error) {
 	v, err := storage.OpenVolume(root, storage.WithoutSync())
 	if err != nil {
 		return version.Version{}, err

@@ -2,26 +2,22 @@ package charmtest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func newWorld(t *testing.T, opts Options) *World {
-	t.Helper()
-	w, err := New(t.TempDir(), opts)
-	require.NoError(t, err)
-	t.Cleanup(w.Close)
-	return w
-}
-
 func TestDeployThreeUnitsOneDownload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4"}})
+	w := NewT(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4"}})
 	require.NoError(t, w.Converge(ctx, 5), "%s\n%v", w.Model, w.Model.Trace())
 	assert.Empty(t, w.Violations())
 	assert.Equal(t, 1, w.Downloads("7.14.3"))
@@ -49,7 +45,7 @@ func run(t *testing.T, w *World, unit, action string, params map[string]any) *ju
 func TestUpgradeFiveUnitsEndsIdleOnTheNewReleaseWithOneDownload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 5, Releases: []string{"7.14.3", "7.14.4"}})
+	w := NewT(t, Options{Units: 5, Releases: []string{"7.14.3", "7.14.4"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	hooksBefore := w.Model.HooksRun()
 
@@ -75,7 +71,7 @@ func TestUpgradeFiveUnitsEndsIdleOnTheNewReleaseWithOneDownload(t *testing.T) {
 func TestSecondUpgradeWhileOneRunsIsRefused(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4", "7.15.0"}})
+	w := NewT(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4", "7.15.0"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	a := w.Model.RunAction("concourse/0", fsm.ActionUpgrade, map[string]any{"version": "7.14.4"})
 	require.NoError(t, w.Step(ctx, "concourse/0"))
@@ -103,7 +99,7 @@ func TestSecondUpgradeWhileOneRunsIsRefused(t *testing.T) {
 func TestUpgradeRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 2, Releases: []string{"7.14.3"}})
+	w := NewT(t, Options{Units: 2, Releases: []string{"7.14.3"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	for _, tc := range []struct {
 		unit, version, message string
@@ -129,7 +125,7 @@ func TestUpgradeRefusals(t *testing.T) {
 func TestUnitAddedLaterDownloadsNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 3, Releases: []string{"7.14.3"}})
+	w := NewT(t, Options{Units: 3, Releases: []string{"7.14.3"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	_, err := w.AddUnit()
 	require.NoError(t, err)
@@ -144,7 +140,7 @@ func TestUnitAddedLaterDownloadsNothing(t *testing.T) {
 func TestUnitNotSharingInstallsItsOwnCopyAndIsNamed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4"}, Apart: []string{"concourse/2"}})
+	w := NewT(t, Options{Units: 3, Releases: []string{"7.14.3", "7.14.4"}, Apart: []string{"concourse/2"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	assert.Equal(t, 2, w.Downloads("7.14.3"), "one for the shared volume, one for the unit's own")
 	st, _ := w.Model.AppStatus("concourse")
@@ -159,7 +155,7 @@ func TestUnitNotSharingInstallsItsOwnCopyAndIsNamed(t *testing.T) {
 func TestModeAll(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	w := newWorld(t, Options{Units: 2, Releases: []string{"7.14.3", "7.14.4"}, Config: map[string]any{"mode": "all"}})
+	w := NewT(t, Options{Units: 2, Releases: []string{"7.14.3", "7.14.4"}, Config: map[string]any{"mode": "all"}})
 	require.NoError(t, w.Converge(ctx, 5))
 	for _, u := range w.Model.Units("concourse") {
 		assert.Equal(t, "active: web+worker 7.14.3", w.Model.Status(u).String())
@@ -172,4 +168,40 @@ func TestModeAll(t *testing.T) {
 			"upgraded by the action, the config still says 7.14.3: the status says how to make them agree")
 	}
 	assert.Empty(t, w.Violations())
+}
+
+// Key hashes every volume: a clone hashes as its world does until one
+// volume changes, whichever it is (a second application's shared volume,
+// an apart unit's of either application); else the explorer would prune
+// a state it never explored.
+func TestKeyCoversEveryVolume(t *testing.T) {
+	t.Parallel()
+	for _, volume := range []string{"shared-volume", "shared-volume-other", "volume-1", "volume-other-1"} {
+		t.Run(volume, func(t *testing.T) {
+			t.Parallel()
+			w := NewT(t, Options{Units: 2, Apart: []string{"concourse/1"}, Releases: []string{"7.14.3"}})
+			require.NoError(t, w.Deploy(Options{App: "other", Units: 2, Apart: []string{"other/1"}, Postgres: PostgresAbsent}))
+			c, err := w.Clone(t.TempDir())
+			require.NoError(t, err)
+			require.Equal(t, w.Key(), c.Key(), "a clone hashes as its world")
+			require.NoError(t, os.MkdirAll(filepath.Join(c.Dir, volume, "releases", "7.14.3"), 0o755))
+			assert.NotEqual(t, w.Key(), c.Key(), "the worlds differ only in %s", volume)
+		})
+	}
+}
+
+// A test's own volume options and wrapper leave the world's checks on: the
+// world still fails the downloads it was asked to and counts the rest.
+func TestCustomVolumeKeepsTheChecks(t *testing.T) {
+	t.Parallel()
+	w := NewT(t, Options{Units: 2, Releases: []string{"7.14.3"},
+		VolumeOptions: func(o *charm.VolumeOptions) { o.StageWait = time.Minute },
+		WrapVolume:    func(v charm.Volume) charm.Volume { return struct{ charm.Volume }{v} }})
+	w.FailDownloads("7.14.3", 1)
+	require.NoError(t, w.Converge(context.Background(), 5), "%s", w.Model)
+	assert.Empty(t, w.Violations())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	assert.Zero(t, w.failNext["7.14.3"], "the download failed as asked")
+	assert.Equal(t, map[string]int{"shared-volume 7.14.3": 1}, w.downloads, "the world counted the download")
 }

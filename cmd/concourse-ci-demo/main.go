@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -193,11 +194,11 @@ func keepVolume(src string) (string, error) {
 
 func printSummary(w io.Writer, s localcluster.Summary) {
 	fmt.Fprintf(w, "\n== Summary: %d units of %s in mode %s, record %s on %s\n", s.Units, s.App, s.Mode, s.Phase, s.Version)
-	for _, v := range sortedKeys(s.DownloadsPerVersion) {
+	for _, v := range slices.Sorted(maps.Keys(s.DownloadsPerVersion)) {
 		fmt.Fprintf(w, "  downloads of %s: %d\n", v, s.DownloadsPerVersion[v])
 	}
 	fmt.Fprintf(w, "  volume: %d bytes for releases %s, %.2f times one release (%d bytes)\n", s.VolumeBytes, strings.Join(s.KeptReleases, ", "), s.VolumeRatio, s.ReleaseBytes)
-	for _, u := range sortedKeys(s.InstallSeconds) {
+	for _, u := range slices.Sorted(maps.Keys(s.InstallSeconds)) {
 		down, ok := s.WorkerDowntime[u]
 		if !ok {
 			fmt.Fprintf(w, "  %s: active %.1fs after its first hook; runs no worker\n", u, s.InstallSeconds[u])
@@ -206,15 +207,6 @@ func printSummary(w io.Writer, s localcluster.Summary) {
 		fmt.Fprintf(w, "  %s: active %.1fs after its first hook; its worker was down %.1fs in the upgrade\n", u, s.InstallSeconds[u], down)
 	}
 	fmt.Fprintf(w, "  upgrade: %.1fs from the action to every unit on %s, %d hooks in all\n", s.UpgradeSeconds, s.Version, s.HooksRun)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // lineWriter prints whole lines from several goroutines.

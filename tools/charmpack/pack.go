@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,12 +89,7 @@ func Pack(ctx context.Context, opts Options) ([]string, error) {
 	if err := fsutil.WriteFile(opts.Output, data, 0o644); err != nil {
 		return nil, err
 	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names, nil
+	return slices.Sorted(maps.Keys(files)), nil
 }
 
 // buildDispatch builds the static binary: CGO off, so it needs no libc on
@@ -119,12 +115,7 @@ func buildDispatch(ctx context.Context, opts Options, arch, out string) error {
 func zipFiles(files map[string][]byte) ([]byte, error) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		mode := fs.FileMode(0o644)
 		if name == DispatchName {
 			mode = 0o755

@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +130,7 @@ func TestPackedCharm(t *testing.T) {
 			"log-level": {"string", "info"}, "cluster-name": {"string", ""}, "worker-tags": {"string", ""},
 			"web-environment": {"string", ""}, "worker-environment": {"string", ""},
 		}
-		assert.ElementsMatch(t, slices.Collect(mapKeys(want)), slices.Collect(mapKeys(options)))
+		assert.ElementsMatch(t, slices.Collect(maps.Keys(want)), slices.Collect(maps.Keys(options)))
 		for name, w := range want {
 			o, ok := options[name].(map[string]any)
 			if !assert.True(t, ok, name) {
@@ -145,7 +146,7 @@ func TestPackedCharm(t *testing.T) {
 
 	t.Run("actions.yaml", func(t *testing.T) {
 		actions := yamlDoc(t, p.files["actions.yaml"])
-		names := slices.Sorted(mapKeys(actions))
+		names := slices.Sorted(maps.Keys(actions))
 		assert.Equal(t, []string{"get-admin-password", fsm.ActionUpgrade, fsm.ActionUpgradeAbort, fsm.ActionUpgradeRetry, fsm.ActionUpgradeRollback, "upgrade-status"}, names)
 		for _, name := range names {
 			a := actions[name].(map[string]any)
@@ -219,16 +220,6 @@ func TestPackedCharm(t *testing.T) {
 		again := packCharm(t)
 		assert.Equal(t, p.raw, again.raw, "packing the same tree twice gives the same bytes")
 	})
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // charmcraft.yaml is what charmcraft's go plugin builds from; charmcraft

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -165,23 +166,14 @@ func FindRoot(dir string) (string, error) {
 }
 
 // ConfigNames lists the declared config options, sorted.
-func (c *Charmcraft) ConfigNames() []string { return sortedKeys(c.Config.Options) }
+func (c *Charmcraft) ConfigNames() []string { return slices.Sorted(maps.Keys(c.Config.Options)) }
 
 // ActionNames lists the declared actions, sorted.
-func (c *Charmcraft) ActionNames() []string { return sortedKeys(c.Actions) }
+func (c *Charmcraft) ActionNames() []string { return slices.Sorted(maps.Keys(c.Actions)) }
 
 // ActionParams lists an action's declared parameters, sorted.
 func (c *Charmcraft) ActionParams(action string) []string {
-	return sortedKeys(c.Actions[action].Params)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+	return slices.Sorted(maps.Keys(c.Actions[action].Params))
 }
 
 var (
@@ -280,7 +272,7 @@ func (c *Charmcraft) Bases() ([]Base, error) {
 		return nil, errors.New(FileName + ": no platforms")
 	}
 	var bases []Base
-	for _, name := range sortedKeys(c.Platforms) {
+	for _, name := range slices.Sorted(maps.Keys(c.Platforms)) {
 		m := platformRE.FindStringSubmatch(name)
 		if m == nil || c.Platforms[name] != nil {
 			return nil, fmt.Errorf("%s: platform %q is not of the form ubuntu@YY.MM:ARCH (with no value)", FileName, name)
