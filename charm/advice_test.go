@@ -180,7 +180,7 @@ func adviceCases() []adviceCase {
 		{hostile(storage.ErrTooManyEntries, "concourse/x/100001", "limit 100000"), "HostileArchiveError/too-many-entries", relation.Blocked, has(": too many entries. Official")},
 		{hostile(errors.New("entry is from the future"), "concourse/x", ""), "HostileArchiveError", relation.Blocked, has(": entry is from the future. Official tarball")},
 		{&storage.NoSpaceError{Path: jujuVolume, File: ".installed_version", Need: -1, Free: 4 << 10, Err: syscall.ENOSPC},
-			"NoSpaceError/marker", relation.Blocked, whole("Volume full writing "+jujuVolume+"/.installed_version (4.0 KiB free): grow the volume")},
+			"NoSpaceError/marker", relation.Blocked, whole("Volume full writing " + jujuVolume + "/.installed_version (4.0 KiB free): grow the volume")},
 		{stage(&storage.NoSpaceError{Path: releases, Need: 1300 << 20, Basis: storage.SpaceGzipTrailer, Free: 120 << 20, Written: 310 << 20, Err: syscall.ENOSPC}),
 			"NoSpaceError/filled", relation.Blocked, whole("Volume full after 310.0 MiB of Concourse 7.14.4 (needs ~1.3 GiB by gzip trailer, 120.0 MiB free): grow the volume")},
 		{stage(&storage.NoSpaceError{Path: releases, Need: 2 << 30, Basis: storage.SpaceOverride, Free: 800 << 20}),

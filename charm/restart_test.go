@@ -33,9 +33,8 @@ func (v flakyVolume) UseRelease(ctx context.Context, unit string, ver version.Ve
 func TestChangedServiceIsRestartedAfterAFailedStep(t *testing.T) {
 	t.Parallel()
 	var fails atomic.Int32
-	w := newWorld(t, charmtest.Options{Units: 2, OpenVolume: func(root string) (charm.Volume, error) {
-		v, err := charm.OpenVolume(root, charm.VolumeOptions{NoSync: true, StageWait: time.Second})
-		return flakyVolume{Volume: v, fails: &fails}, err
+	w := newWorld(t, charmtest.Options{Units: 2, WrapVolume: func(v charm.Volume) charm.Volume {
+		return flakyVolume{Volume: v, fails: &fails}
 	}})
 	converge(t, w)
 	marks := map[string]int{}
