@@ -575,13 +575,20 @@ func (j hookJuju) NetworkGet(ctx context.Context, binding string) (relation.Netw
 	return relation.Network{IngressAddresses: []string{j.h.unit.Address}, EgressSubnets: []string{j.h.unit.Address + "/32"}}, nil
 }
 
-func (j hookJuju) SecretGet(ctx context.Context, uri string) (map[string]string, error) {
+// SecretGet answers the revision the unit tracks; the first read, or one
+// with refresh, answers the newest and tracks it. The tracking moves when
+// secret-get runs, whether the hook then succeeds or not.
+func (j hookJuju) SecretGet(ctx context.Context, uri string, refresh bool) (map[string]string, error) {
 	defer j.lock()()
-	content, ok := j.h.m.secrets[uri]
-	if !ok {
+	revs := j.h.m.secrets[uri]
+	if len(revs) == 0 {
 		return nil, &ToolError{Tool: "secret-get", Message: fmt.Sprintf("secret %q not found", uri)}
 	}
-	return maps.Clone(content), nil
+	u := j.h.unit
+	if u.tracked[uri] == 0 || refresh {
+		u.tracked[uri] = len(revs)
+	}
+	return maps.Clone(revs[u.tracked[uri]-1]), nil
 }
 
 // WroteApp reports whether the hook wrote the application bag (it changes

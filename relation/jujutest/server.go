@@ -399,13 +399,13 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 		n, err := j.NetworkGet(ctx, f.pos[0])
 		return jsonOut(n, err)
 	case "secret-get":
-		if err := f.only("--format=json"); err != nil {
+		if err := f.only("--format=json", "--refresh"); err != nil {
 			return nil, err
 		}
 		if len(f.pos) != 1 {
 			return nil, usage("secret-get takes one secret URI")
 		}
-		content, err := j.SecretGet(ctx, f.pos[0])
+		content, err := j.SecretGet(ctx, f.pos[0], f.has["--refresh"])
 		return jsonOut(content, err)
 	}
 	return nil, usage("unknown tool %q", tool)

@@ -1,0 +1,51 @@
+package charm_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm/charmtest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// PostgreSQL rotates the password of its secret-user secret: the
+// secret-changed hook alone brings it into web's environment, and web
+// restarts once for it.
+func TestPostgresRotatesTheSecretPassword(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, charmtest.Options{Units: 2, Postgres: charmtest.PostgresSilent})
+	const uri = "secret:pg-user"
+	w.Model.AddSecret(uri, map[string]string{"username": "relation-3", "password": "pw-1"})
+	answer := charmtest.PostgresAnswer()
+	delete(answer, "username")
+	delete(answer, "password")
+	answer["secret-user"] = uri
+	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
+	converge(t, w)
+	require.Equal(t, "pw-1", envOf(t, w, "concourse/0", charm.RoleWeb)["CONCOURSE_POSTGRES_PASSWORD"])
+	restarts := func() int {
+		n := 0
+		for _, line := range w.Machine("concourse/0").Journal {
+			if strings.HasPrefix(line, "restart concourse-web") {
+				n++
+			}
+		}
+		return n
+	}
+	before := restarts()
+
+	w.Model.AddSecret(uri, map[string]string{"username": "relation-3", "password": "pw-2"})
+	assert.Contains(t, w.Model.Queue("concourse/0"), jujutest.Event{Hook: "secret-changed", Secret: uri})
+	settle(t, w)
+	assert.Equal(t, "pw-2", envOf(t, w, "concourse/0", charm.RoleWeb)["CONCOURSE_POSTGRES_PASSWORD"])
+	assert.Equal(t, before+1, restarts(), "one restart for the new password")
+
+	w.Model.Tick(5 * time.Minute)
+	converge(t, w)
+	assert.Equal(t, before+1, restarts(), "and none after")
+	assert.NotContains(t, status(w, "concourse/0"), "pw-")
+}
