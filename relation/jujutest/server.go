@@ -151,13 +151,16 @@ func (s *Server) answer(req Request) Response {
 		return Response{Stderr: []byte("ERROR connection to the unit agent lost\n"), Code: 1}
 	}
 	out, err := call(context.Background(), j, req.Argv, req.Stdin)
-	if err != nil {
-		var usage *usageError
-		code := 1
-		if errors.As(err, &usage) {
-			code = 2
-		}
-		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: code}
+	var refused *relation.ToolError
+	var usage *usageError
+	switch {
+	case errors.As(err, &refused):
+		// What the model refused, printed as Juju's tool prints it.
+		return Response{Stderr: []byte(refused.Stderr + "\n"), Code: refused.ExitCode}
+	case errors.As(err, &usage):
+		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: 2}
+	case err != nil:
+		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: 1}
 	}
 	return Response{Stdout: out}
 }

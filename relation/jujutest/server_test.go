@@ -108,6 +108,11 @@ func TestExecThroughToolsAgreesWithTheModel(t *testing.T) {
 	var te *relation.ToolError
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, te.Stderr, `resource "concourse-release" not found`)
+	var inProcessErr *relation.ToolError
+	_, err = in.ResourceGet(ctx, "concourse-release")
+	require.ErrorAs(t, err, &inProcessErr, "one error type in both tiers")
+	assert.Equal(t, inProcessErr.Stderr+"\n", te.Stderr, "the tool prints what the model said, once")
+	assert.Equal(t, inProcessErr.ExitCode, te.ExitCode)
 	_, err = x.RelationGet(ctx, "peers:0", "app/7", false)
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, te.Stderr, "permission denied")
