@@ -49,3 +49,27 @@ func TestPostgresRotatesTheSecretPassword(t *testing.T) {
 	assert.Equal(t, before+1, restarts(), "and none after")
 	assert.NotContains(t, status(w, "concourse/0"), "pw-")
 }
+
+// PostgreSQL names a secret the unit cannot read (not granted yet): web
+// stops and the status says it was PostgreSQL's secret and what Juju
+// answered, not only that a hook tool failed. Once readable, web starts.
+func TestPostgresNamesASecretTheUnitCannotRead(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, charmtest.Options{Units: 2, Postgres: charmtest.PostgresSilent})
+	const uri = "secret:not-granted"
+	answer := charmtest.PostgresAnswer()
+	delete(answer, "username")
+	delete(answer, "password")
+	answer["secret-user"] = uri
+	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
+	settle(t, w)
+	assert.Equal(t, `blocked: Web stopped: PostgreSQL (postgresql) secret-user secret secret:not-granted unreadable: secret "secret:...nted" not found`,
+		status(w, "concourse/0"))
+	assert.NotContains(t, w.Machine("concourse/0").Running(), charm.RoleWeb)
+	assert.Equal(t, "active: worker 7.14.3", status(w, "concourse/1"))
+
+	w.Model.AddSecret(uri, map[string]string{"username": "relation-3", "password": "pw-1"})
+	w.Model.Tick(5 * time.Minute)
+	converge(t, w)
+	assert.Equal(t, "pw-1", envOf(t, w, "concourse/0", charm.RoleWeb)["CONCOURSE_POSTGRES_PASSWORD"])
+}
