@@ -12,6 +12,27 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// answerWithSecret is PostgreSQL's answer with the credentials in the
+// secret uri instead of the relation data.
+func answerWithSecret(uri string) map[string]string {
+	answer := charmtest.PostgresAnswer()
+	delete(answer, "username")
+	delete(answer, "password")
+	answer["secret-user"] = uri
+	return answer
+}
+
+// webRestarts counts the restarts of web on unit.
+func webRestarts(w *charmtest.World, unit string) int {
+	n := 0
+	for _, line := range w.Machine(unit).Journal {
+		if strings.HasPrefix(line, "restart concourse-web") {
+			n++
+		}
+	}
+	return n
+}
+
 // PostgreSQL rotates the password of its secret-user secret: the
 // secret-changed hook alone brings it into web's environment, and web
 // restarts once for it.
@@ -20,22 +41,10 @@ func TestPostgresRotatesTheSecretPassword(t *testing.T) {
 	w := newWorld(t, charmtest.Options{Units: 2, Postgres: charmtest.PostgresSilent})
 	const uri = "secret:pg-user"
 	w.Model.AddSecret(uri, map[string]string{"username": "relation-3", "password": "pw-1"})
-	answer := charmtest.PostgresAnswer()
-	delete(answer, "username")
-	delete(answer, "password")
-	answer["secret-user"] = uri
-	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
+	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answerWithSecret(uri))
 	converge(t, w)
 	require.Equal(t, "pw-1", envOf(t, w, "concourse/0", charm.RoleWeb)["CONCOURSE_POSTGRES_PASSWORD"])
-	restarts := func() int {
-		n := 0
-		for _, line := range w.Machine("concourse/0").Journal {
-			if strings.HasPrefix(line, "restart concourse-web") {
-				n++
-			}
-		}
-		return n
-	}
+	restarts := func() int { return webRestarts(w, "concourse/0") }
 	before := restarts()
 
 	w.Model.AddSecret(uri, map[string]string{"username": "relation-3", "password": "pw-2"})
@@ -57,11 +66,7 @@ func TestPostgresNamesASecretTheUnitCannotRead(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, charmtest.Options{Units: 2, Postgres: charmtest.PostgresSilent})
 	const uri = "secret:not-granted"
-	answer := charmtest.PostgresAnswer()
-	delete(answer, "username")
-	delete(answer, "password")
-	answer["secret-user"] = uri
-	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answer)
+	w.Model.SetRemoteData(w.PostgresRelation("concourse"), answerWithSecret(uri))
 	settle(t, w)
 	assert.Equal(t, `blocked: Web stopped: PostgreSQL (postgresql) secret-user secret secret:not-granted unreadable: secret "secret:...nted" not found`,
 		status(w, "concourse/0"))
