@@ -107,7 +107,7 @@ func adviceTable() []advice {
 	var table []advice
 	for _, part := range [][]advice{
 		charmAdvice(), lockAdvice(), downloadAdvice(), archiveAdvice(), volumeAdvice(),
-		servicesAdvice(), wrapperAdvice(), wiringAdvice(), opsAdvice(),
+		servicesAdvice(), wrapperAdvice(), wiringAdvice(), opsAdvice(), toolAdvice(),
 	} {
 		table = append(table, part...)
 	}
@@ -673,16 +673,12 @@ func lastOf(output string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// wrapperAdvice explains errors that wrap a cause no entry above knew, and
-// the Juju tools.
+// wrapperAdvice explains errors that wrap a cause no entry above knew.
 func wrapperAdvice() []advice {
 	return []advice{
 		{"StageError", as[*StageError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*StageError](err)
 			return s.squeeze("Cannot get Concourse %s ready: %s", keep(e.Version.String()), fmt.Sprint(e.Err))
-		}},
-		{"ToolError", as[*relation.ToolError](), relation.Blocked, func(err error, s scene) string {
-			return "A Juju hook tool failed: " + err.Error()
 		}},
 		{"DeadlineExceeded", is(context.DeadlineExceeded), relation.Waiting, func(err error, s scene) string {
 			return s.squeeze("Gave up waiting (%s); the next hook tries again", err.Error())
@@ -703,6 +699,9 @@ func wiringAdvice() []advice {
 		}},
 		{"PostgresUnusableError", as[*relation.PostgresUnusableError](), relation.Blocked, func(err error, s scene) string {
 			e := unwrapAs[*relation.PostgresUnusableError](err)
+			if r := unwrapAs[*relation.SecretReadError](err); r != nil {
+				return s.squeeze("Web stopped: PostgreSQL (%s) %s secret %s unreadable: %s", keep(e.Remote), keep(r.Key), r.URI, toolWords(r.Err))
+			}
 			what := e.Err.Error()
 			if d := unwrapAs[*concourse.PostgresDataError](err); d != nil {
 				what = d.Field + ": " + d.Reason
@@ -1086,4 +1085,23 @@ func pruning(err error) string {
 		return "pruning stalled worker " + workers[0]
 	}
 	return "pruning stalled workers " + strings.Join(workers, ", ")
+}
+// toolWords is what a failed hook tool said (Juju's "ERROR " dropped), or
+// the error itself when it is no tool's.
+func toolWords(err error) string {
+	if te := unwrapAs[*relation.ToolError](err); te != nil && strings.TrimSpace(te.Stderr) != "" {
+		return strings.TrimPrefix(lastOf(te.Stderr), "ERROR ")
+	}
+	return err.Error()
+}
+
+// toolAdvice explains a Juju hook tool that failed, last: an entry that
+// knows what the tool was asked for (a secret PostgreSQL named, say)
+// says more than the tool's own words.
+func toolAdvice() []advice {
+	return []advice{
+		{"ToolError", as[*relation.ToolError](), relation.Blocked, func(err error, s scene) string {
+			return "A Juju hook tool failed: " + err.Error()
+		}},
+	}
 }

@@ -251,7 +251,12 @@ func adviceCases() []adviceCase {
 		{&relation.PostgresUnusableError{Remote: "pg", Err: &concourse.PostgresDataError{Field: "tls", Reason: `"maybe" is neither True nor False`}}, "PostgresUnusableError", relation.Blocked,
 			whole(`Web stopped: PostgreSQL (pg) sent unusable tls: "maybe" is neither True nor False`)},
 		{&relation.PostgresUnusableError{Remote: "pg", Err: &relation.SecretReadError{Key: "secret-user", URI: "secret:x", Err: errors.New("not found")}}, "PostgresUnusableError", relation.Blocked,
-			whole("Web stopped: PostgreSQL (pg) sent unusable secret-user: cannot read secret secret:x: not found")},
+			whole("Web stopped: PostgreSQL (pg) secret-user secret secret:x unreadable: not found")},
+		// As in production, where secret-get failing is a ToolError: the
+		// entry that knows it was PostgreSQL's secret wins.
+		{&relation.PostgresUnusableError{Remote: "pg", Err: &relation.SecretReadError{Key: "secret-user", URI: "secret:x",
+			Err: &relation.ToolError{Argv: []string{"secret-get", "secret:x", "--refresh", "--format=json"}, ExitCode: 1, Stderr: "ERROR permission denied\n", Err: errors.New("exit status 1")}}},
+			"PostgresUnusableError", relation.Blocked, whole("Web stopped: PostgreSQL (pg) secret-user secret secret:x unreadable: permission denied")},
 		{&NoTSAError{App: testApp, Mode: ModeWorker}, "NoTSAError/worker", relation.Blocked, whole("waiting for web: juju integrate concourse-ci-machine:web-tsa <web application>:tsa")},
 		{&NoTSAError{App: testApp, Mode: ModeWorker, Web: "ci-web"}, "NoTSAError", relation.Waiting, whole("Waiting for web: web application ci-web offers no TSA yet")},
 		{&NoTSAError{App: testApp, Mode: ModeAuto}, "NoTSAError", relation.Waiting, whole("Waiting for web: no web unit of concourse-ci-machine has offered its TSA yet")},

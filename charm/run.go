@@ -117,6 +117,9 @@ func knownHook(name string) bool {
 	switch name {
 	case "install", "start", "stop", "remove", "config-changed", "upgrade-charm", "update-status",
 		"leader-elected", "leader-settings-changed",
+		// A provider's new secret revision (a rotated password): the
+		// reconcile reads it (secret-get --refresh) like any other input.
+		"secret-changed",
 		StorageName + "-storage-attached", StorageName + "-storage-detaching":
 		return true
 	}

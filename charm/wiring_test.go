@@ -230,15 +230,7 @@ func TestWebAuthorizesEveryWorkerKeyAndRestartsOnlyOnChange(t *testing.T) {
 	for _, u := range []string{"concourse/1", "concourse/2"} {
 		assert.Contains(t, keys, w.Model.UnitBag(u)[relation.KeyUnitWorkerKey], u)
 	}
-	restarts := func() int {
-		n := 0
-		for _, line := range w.Machine("concourse/0").Journal {
-			if strings.HasPrefix(line, "restart concourse-web") {
-				n++
-			}
-		}
-		return n
-	}
+	restarts := func() int { return webRestarts(w, "concourse/0") }
 	before := restarts()
 	w.Model.Tick(5 * time.Minute)
 	converge(t, w)

@@ -259,10 +259,15 @@ func (x Exec) NetworkGet(ctx context.Context, binding string) (Network, error) {
 	return n, err
 }
 
-// SecretGet runs `secret-get URI --format=json`.
-func (x Exec) SecretGet(ctx context.Context, uri string) (map[string]string, error) {
+// SecretGet runs `secret-get URI [--refresh] --format=json`. The charm
+// refreshes on every read (see DecodePostgres): the newest credentials.
+func (x Exec) SecretGet(ctx context.Context, uri string, refresh bool) (map[string]string, error) {
+	argv := []string{"secret-get", uri}
+	if refresh {
+		argv = append(argv, "--refresh")
+	}
 	var content map[string]string
-	err := x.runJSON(ctx, &content, "secret-get", uri, "--format=json")
+	err := x.runJSON(ctx, &content, append(argv, "--format=json")...)
 	return content, err
 }
 

@@ -129,7 +129,7 @@ func TestExecArgvForms(t *testing.T) {
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0.5", n.IngressAddress())
-	secret, err := x.SecretGet(ctx, "secret:abc")
+	secret, err := x.SecretGet(ctx, "secret:abc", true)
 	require.NoError(t, err)
 	assert.Equal(t, "s3cret", secret["password"])
 
@@ -156,7 +156,7 @@ func TestExecArgvForms(t *testing.T) {
 		{"open-port", "8080/tcp"},
 		{"close-port", "2222/tcp"},
 		{"network-get", "peers", "--format=json"},
-		{"secret-get", "secret:abc", "--format=json"},
+		{"secret-get", "secret:abc", "--refresh", "--format=json"},
 	}, calls(t, log))
 
 	// relation-set reads a YAML mapping (written as JSON) from stdin:

@@ -52,7 +52,12 @@ type Juju interface {
 	// open changes nothing (Juju treats it as a no-op, juju/juju#474).
 	ClosePort(ctx context.Context, port int, protocol string) error
 	NetworkGet(ctx context.Context, binding string) (Network, error)
-	SecretGet(ctx context.Context, uri string) (map[string]string, error)
+	// SecretGet reads a secret this unit consumes. Juju answers the
+	// revision the unit tracks (the first read tracks the latest) unless
+	// refresh is set: then it answers the latest revision and tracks it
+	// from now on. A unit that tracks an old revision gets secret-changed
+	// when the owner publishes a new one.
+	SecretGet(ctx context.Context, uri string, refresh bool) (map[string]string, error)
 }
 
 // Status is one status-set call.

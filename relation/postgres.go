@@ -173,7 +173,11 @@ func DecodePostgres(ctx context.Context, j Juju, remote string, bag map[string]s
 		if uri == "" {
 			continue
 		}
-		content, err := j.SecretGet(ctx, uri)
+		// --refresh: without it Juju keeps answering the revision this
+		// unit read first, so a password the provider rotates would never
+		// reach web. Every hook reads the latest, and secret-changed (which
+		// Juju sends while a unit tracks an old revision) is one more hook.
+		content, err := j.SecretGet(ctx, uri, true)
 		if err != nil {
 			return unusable(&SecretReadError{Key: s.key, URI: uri, Err: err})
 		}

@@ -40,7 +40,10 @@ type secretsJuju struct {
 	secrets map[string]map[string]string
 }
 
-func (s secretsJuju) SecretGet(ctx context.Context, uri string) (map[string]string, error) {
+func (s secretsJuju) SecretGet(ctx context.Context, uri string, refresh bool) (map[string]string, error) {
+	if !refresh {
+		return nil, errors.New("read without --refresh: a rotated secret would never be seen")
+	}
 	if c, ok := s.secrets[uri]; ok {
 		return c, nil
 	}

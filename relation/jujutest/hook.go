@@ -314,13 +314,12 @@ var _ relation.Juju = hookJuju{}
 
 func (j hookJuju) lock() func() { j.h.m.mu.Lock(); return j.h.m.mu.Unlock }
 
-// ToolError is a tool call the model refuses, as Juju would.
-type ToolError struct {
-	Tool    string
-	Message string
+// toolError is a tool call the model refuses, as Juju would: the error
+// relation.Exec returns when the real tool exits 1 with Juju's words on
+// stderr, so the charm meets one type in every tier.
+func toolError(tool, format string, args ...any) *relation.ToolError {
+	return &relation.ToolError{Argv: []string{tool}, ExitCode: 1, Stderr: "ERROR " + fmt.Sprintf(format, args...), Err: errors.New("exit status 1")}
 }
-
-func (e *ToolError) Error() string { return e.Tool + ": " + e.Message }
 
 func (j hookJuju) IsLeader(ctx context.Context) (bool, error) {
 	defer j.lock()()
@@ -345,7 +344,7 @@ func (j hookJuju) viewOf(tool, id string) (int, *view, error) {
 			return n, v, nil
 		}
 	}
-	return 0, nil, &ToolError{Tool: tool, Message: fmt.Sprintf("relation %q not found", id)}
+	return 0, nil, toolError(tool, "relation %q not found", id)
 }
 
 func (j hookJuju) RelationList(ctx context.Context, id string) ([]string, error) {
@@ -384,7 +383,7 @@ func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (ma
 	case app && who == v.rel.remote(j.h.app.name):
 		return maps.Clone(v.appBags[who]), nil
 	case app:
-		return nil, &ToolError{Tool: "relation-get", Message: fmt.Sprintf("application %q is not in relation %s", who, id)}
+		return nil, toolError("relation-get", "application %q is not in relation %s", who, id)
 	case who == self:
 		bag := maps.Clone(v.bags[self])
 		if bag == nil {
@@ -398,7 +397,7 @@ func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (ma
 		}
 		return map[string]string{}, nil
 	}
-	return nil, &ToolError{Tool: "relation-get", Message: fmt.Sprintf("cannot read settings for unit %q in relation %q: permission denied", who, id)}
+	return nil, toolError("relation-get", "cannot read settings for unit %q in relation %q: permission denied", who, id)
 }
 
 func (j hookJuju) RelationSet(ctx context.Context, id string, app bool, data map[string]string) error {
@@ -410,7 +409,7 @@ func (j hookJuju) RelationSet(ctx context.Context, id string, app bool, data map
 	writes := j.h.ownWrites
 	if app {
 		if j.h.app.leader != j.h.unit.Name.String() {
-			return &ToolError{Tool: "relation-set", Message: ErrNotLeader.Error()}
+			return toolError("relation-set", "%s", ErrNotLeader.Error())
 		}
 		writes = j.h.appWrites
 		j.h.wroteApp = true
@@ -431,7 +430,7 @@ func (j hookJuju) action(tool string) (*Action, error) {
 	if a := j.h.Event.Action; a != nil {
 		return a, nil
 	}
-	return nil, &ToolError{Tool: tool, Message: "not running an action"}
+	return nil, toolError(tool, "not running an action")
 }
 
 func (j hookJuju) ActionGet(ctx context.Context) (map[string]any, error) {
@@ -451,7 +450,7 @@ func (j hookJuju) ActionSet(ctx context.Context, results map[string]string) erro
 	}
 	for k := range results {
 		if err := relation.CheckActionKey(k); err != nil {
-			return &ToolError{Tool: "action-set", Message: err.Error()}
+			return toolError("action-set", "%s", err.Error())
 		}
 	}
 	if a.Results == nil {
@@ -486,11 +485,11 @@ func (j hookJuju) StatusSet(ctx context.Context, s relation.Status) error {
 	switch s.State {
 	case relation.Active, relation.Maintenance, relation.Waiting, relation.Blocked:
 	default:
-		return &ToolError{Tool: "status-set", Message: fmt.Sprintf("invalid status %q", s.State)}
+		return toolError("status-set", "invalid status %q", s.State)
 	}
 	if s.Application {
 		if j.h.app.leader != j.h.unit.Name.String() {
-			return &ToolError{Tool: "status-set", Message: "cannot set application status: this unit is not the leader"}
+			return toolError("status-set", "cannot set application status: this unit is not the leader")
 		}
 		j.h.app.status = s
 		return nil
@@ -515,7 +514,7 @@ func (j hookJuju) StorageGet(ctx context.Context, id, attribute string) (string,
 	defer j.lock()()
 	want := "concourse-data/" + strconv.Itoa(j.h.unit.Name.Number)
 	if id != want || attribute != "location" {
-		return "", &ToolError{Tool: "storage-get", Message: fmt.Sprintf("storage %q attribute %q not found", id, attribute)}
+		return "", toolError("storage-get", "storage %q attribute %q not found", id, attribute)
 	}
 	return j.h.unit.Storage, nil
 }
@@ -531,7 +530,7 @@ func (j hookJuju) StorageList(ctx context.Context, name string) ([]string, error
 func (j hookJuju) ResourceGet(ctx context.Context, name string) (string, error) {
 	defer j.lock()()
 	if j.h.unit.Resource == "" {
-		return "", &ToolError{Tool: "resource-get", Message: fmt.Sprintf("resource %q not found", name)}
+		return "", toolError("resource-get", "resource %q not found", name)
 	}
 	return j.h.unit.Resource, nil
 }
@@ -565,7 +564,7 @@ func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) erro
 // refuses it: outside 1..65535 or a protocol other than tcp and udp.
 func portName(tool string, port int, protocol string) (string, error) {
 	if port < 1 || port > 65535 || (protocol != "tcp" && protocol != "udp") {
-		return "", &ToolError{Tool: tool, Message: fmt.Sprintf("invalid port range %d/%s", port, protocol)}
+		return "", toolError(tool, "invalid port range %d/%s", port, protocol)
 	}
 	return strconv.Itoa(port) + "/" + protocol, nil
 }
@@ -575,13 +574,20 @@ func (j hookJuju) NetworkGet(ctx context.Context, binding string) (relation.Netw
 	return relation.Network{IngressAddresses: []string{j.h.unit.Address}, EgressSubnets: []string{j.h.unit.Address + "/32"}}, nil
 }
 
-func (j hookJuju) SecretGet(ctx context.Context, uri string) (map[string]string, error) {
+// SecretGet answers the revision the unit tracks; the first read, or one
+// with refresh, answers the newest and tracks it. The tracking moves when
+// secret-get runs, whether the hook then succeeds or not.
+func (j hookJuju) SecretGet(ctx context.Context, uri string, refresh bool) (map[string]string, error) {
 	defer j.lock()()
-	content, ok := j.h.m.secrets[uri]
-	if !ok {
-		return nil, &ToolError{Tool: "secret-get", Message: fmt.Sprintf("secret %q not found", uri)}
+	revs := j.h.m.secrets[uri]
+	if len(revs) == 0 {
+		return nil, toolError("secret-get", "secret %q not found", uri)
 	}
-	return maps.Clone(content), nil
+	u := j.h.unit
+	if u.tracked[uri] == 0 || refresh {
+		u.tracked[uri] = len(revs)
+	}
+	return maps.Clone(revs[u.tracked[uri]-1]), nil
 }
 
 // WroteApp reports whether the hook wrote the application bag (it changes

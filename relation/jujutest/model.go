@@ -14,6 +14,9 @@
 //     never on the writer; relation-list never lists the unit itself;
 //   - update-status comes from an injectable clock; units may disagree on
 //     the time.
+//   - a secret keeps its revisions: secret-get answers the revision the
+//     unit tracks unless --refresh moves it to the newest, and a new
+//     revision queues secret-changed on the units that track an older one.
 //
 // A hook runs in three steps that other units' hooks may come between:
 // Begin (the snapshot), Run (the charm acts on it) and Commit or CutOff.
@@ -50,6 +53,8 @@ type Event struct {
 	RemoteUnit    string
 	RemoteApp     string
 	DepartingUnit string
+	// Secret is the secret's URI in secret-changed.
+	Secret string
 }
 
 func (e Event) String() string {
@@ -58,6 +63,9 @@ func (e Event) String() string {
 	}
 	if e.RemoteUnit != "" {
 		return e.Hook + "(" + e.RemoteUnit + ")"
+	}
+	if e.Secret != "" {
+		return e.Hook + "(" + e.Secret + ")"
 	}
 	return e.Hook
 }
@@ -87,7 +95,7 @@ type Model struct {
 	nextRel  int
 	nextAct  int
 	now      time.Time
-	secrets  map[string]map[string]string
+	secrets  map[string][]map[string]string // each secret's revisions, revision n at index n-1
 	trace    []string
 	hooksRun int
 }
@@ -166,11 +174,14 @@ type Unit struct {
 	ports   []string
 	logs    []string
 	failed  int
+	// tracked is the revision of each secret the unit has read, the one
+	// secret-get answers without --refresh.
+	tracked map[string]int
 }
 
 // NewModel makes an empty model whose clock starts at now.
 func NewModel(name string, now time.Time) *Model {
-	return &Model{name: name, apps: map[string]*app{}, units: map[string]*Unit{}, rels: map[int]*rel{}, now: now, secrets: map[string]map[string]string{}}
+	return &Model{name: name, apps: map[string]*app{}, units: map[string]*Unit{}, rels: map[int]*rel{}, now: now, secrets: map[string][]map[string]string{}}
 }
 
 // Deploy adds an application with the given config (every option with its
@@ -211,6 +222,7 @@ func (m *Model) AddUnit(appName, storage string) *Unit {
 		Resource: a.resource,
 		joined:   map[int]map[string]bool{},
 		created:  map[int]bool{},
+		tracked:  map[string]int{},
 	}
 	m.units[u.Name.String()] = u
 	leaderHook := "leader-settings-changed"
@@ -396,11 +408,28 @@ func (m *Model) Reboot(unit string) {
 	m.tracef("%s rebooted", unit)
 }
 
-// AddSecret stores a secret's content for secret-get.
+// AddSecret is the owner's secret-add, or for a secret that exists its
+// secret-set (a rotated password, say): content becomes the newest
+// revision, and every unit that tracks an older one gets secret-changed,
+// as Juju tells a secret's consumers. Units that never read it get nothing.
 func (m *Model) AddSecret(uri string, content map[string]string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.secrets[uri] = maps.Clone(content)
+	m.secrets[uri] = append(m.secrets[uri], maps.Clone(content))
+	rev := len(m.secrets[uri])
+	for _, u := range m.sortedUnits() {
+		if t := u.tracked[uri]; t > 0 && t < rev {
+			m.enqueue(u, Event{Hook: "secret-changed", Secret: uri})
+		}
+	}
+	m.tracef("secret %s: revision %d", uri, rev)
+}
+
+// Tracked is the revision of a secret the unit tracks (0: never read).
+func (m *Model) Tracked(unit, uri string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.units[unit].tracked[uri]
 }
 
 // WipeAppBag empties an application's peer application bag, as an operator
@@ -693,10 +722,12 @@ func (m *Model) Clone(storage func(old string) string) *Model {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := &Model{name: m.name, apps: map[string]*app{}, units: map[string]*Unit{}, rels: map[int]*rel{},
-		nextRel: m.nextRel, nextAct: m.nextAct, now: m.now, secrets: map[string]map[string]string{},
+		nextRel: m.nextRel, nextAct: m.nextAct, now: m.now, secrets: map[string][]map[string]string{},
 		trace: slices.Clone(m.trace), hooksRun: m.hooksRun}
-	for uri, s := range m.secrets {
-		c.secrets[uri] = maps.Clone(s)
+	for uri, revs := range m.secrets {
+		for _, content := range revs {
+			c.secrets[uri] = append(c.secrets[uri], maps.Clone(content))
+		}
 	}
 	for id, r := range m.rels {
 		cr := &rel{id: r.id, endpoint: maps.Clone(r.endpoint), fake: r.fake, broken: r.broken,
@@ -739,6 +770,7 @@ func (m *Model) Clone(storage func(old string) string) *Model {
 			cu.joined[id] = maps.Clone(j)
 		}
 		cu.created = maps.Clone(u.created)
+		cu.tracked = maps.Clone(u.tracked)
 		cu.ports = slices.Clone(u.ports)
 		cu.logs = slices.Clone(u.logs)
 		c.units[name] = &cu
@@ -767,8 +799,11 @@ func (m *Model) State() string {
 			fmt.Fprintf(&b, " unit %s %s\n", k, describeBag(r.bags[k]))
 		}
 	}
+	for _, uri := range slices.Sorted(maps.Keys(m.secrets)) {
+		fmt.Fprintf(&b, "secret %s revision=%d\n", uri, len(m.secrets[uri]))
+	}
 	for _, u := range m.sortedUnits() {
-		fmt.Fprintf(&b, "unit %s removed=%v started=%v created=%v status=%s queue=%v\n", u.Name, u.removed, u.started, u.created, u.status, u.queue)
+		fmt.Fprintf(&b, "unit %s removed=%v started=%v created=%v tracked=%v status=%s queue=%v\n", u.Name, u.removed, u.started, u.created, u.tracked, u.status, u.queue)
 		for _, id := range slices.Sorted(maps.Keys(u.joined)) {
 			fmt.Fprintf(&b, " joined %d %v\n", id, slices.Sorted(maps.Keys(u.joined[id])))
 		}

@@ -418,7 +418,7 @@ func TestPortsOpenAndClose(t *testing.T) {
 	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"), "closing what is not open changes nothing")
 	require.NoError(t, j.ClosePort(ctx, 8080, "udp"), "another protocol's port is another port")
 	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
-	var te *ToolError
+	var te *relation.ToolError
 	require.ErrorAs(t, j.ClosePort(ctx, 0, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 70000, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 80, "sctp"), &te)

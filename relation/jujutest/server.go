@@ -151,13 +151,16 @@ func (s *Server) answer(req Request) Response {
 		return Response{Stderr: []byte("ERROR connection to the unit agent lost\n"), Code: 1}
 	}
 	out, err := call(context.Background(), j, req.Argv, req.Stdin)
-	if err != nil {
-		var usage *usageError
-		code := 1
-		if errors.As(err, &usage) {
-			code = 2
-		}
-		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: code}
+	var refused *relation.ToolError
+	var usage *usageError
+	switch {
+	case errors.As(err, &refused):
+		// What the model refused, printed as Juju's tool prints it.
+		return Response{Stderr: []byte(refused.Stderr + "\n"), Code: refused.ExitCode}
+	case errors.As(err, &usage):
+		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: 2}
+	case err != nil:
+		return Response{Stderr: []byte("ERROR " + err.Error() + "\n"), Code: 1}
 	}
 	return Response{Stdout: out}
 }
@@ -399,13 +402,13 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 		n, err := j.NetworkGet(ctx, f.pos[0])
 		return jsonOut(n, err)
 	case "secret-get":
-		if err := f.only("--format=json"); err != nil {
+		if err := f.only("--format=json", "--refresh"); err != nil {
 			return nil, err
 		}
 		if len(f.pos) != 1 {
 			return nil, usage("secret-get takes one secret URI")
 		}
-		content, err := j.SecretGet(ctx, f.pos[0])
+		content, err := j.SecretGet(ctx, f.pos[0], f.has["--refresh"])
 		return jsonOut(content, err)
 	}
 	return nil, usage("unknown tool %q", tool)

@@ -92,15 +92,27 @@ func TestExecThroughToolsAgreesWithTheModel(t *testing.T) {
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, m.Unit("app/0").Address, n.IngressAddress())
-	secret, err := x.SecretGet(ctx, "secret:pg")
+	secret, err := x.SecretGet(ctx, "secret:pg", false)
 	require.NoError(t, err)
 	assert.Equal(t, "pw", secret["password"])
+	m.AddSecret("secret:pg", map[string]string{"password": "pw-2"})
+	secret, err = x.SecretGet(ctx, "secret:pg", false)
+	require.NoError(t, err)
+	assert.Equal(t, "pw", secret["password"], "without --refresh: the revision the unit tracks")
+	secret, err = x.SecretGet(ctx, "secret:pg", true)
+	require.NoError(t, err)
+	assert.Equal(t, "pw-2", secret["password"], "--refresh: the newest")
 
 	// Refusals come back as tool failures with Juju's words.
 	_, err = x.ResourceGet(ctx, "concourse-release")
 	var te *relation.ToolError
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, te.Stderr, `resource "concourse-release" not found`)
+	var inProcessErr *relation.ToolError
+	_, err = in.ResourceGet(ctx, "concourse-release")
+	require.ErrorAs(t, err, &inProcessErr, "one error type in both tiers")
+	assert.Equal(t, inProcessErr.Stderr+"\n", te.Stderr, "the tool prints what the model said, once")
+	assert.Equal(t, inProcessErr.ExitCode, te.ExitCode)
 	_, err = x.RelationGet(ctx, "peers:0", "app/7", false)
 	require.ErrorAs(t, err, &te)
 	assert.Contains(t, te.Stderr, "permission denied")
