@@ -2,18 +2,12 @@ package relation_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"testing"
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/certtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
@@ -22,17 +16,6 @@ import (
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-
-// testCA is a self-signed certificate in PEM, as a provider's tls-ca.
-func testCA(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pg-ca"}, NotBefore: t0, NotAfter: t0.Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	require.NoError(t, err)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-}
 
 // secretsJuju answers secret-get from a map and nothing else.
 type secretsJuju struct {
@@ -52,7 +35,7 @@ func (s secretsJuju) SecretGet(ctx context.Context, uri string, refresh bool) (m
 
 func TestDecodePostgres(t *testing.T) {
 	t.Parallel()
-	ca := testCA(t)
+	ca := certtest.CA(t)
 	plain := map[string]string{"endpoints": "10.0.0.5:5432,10.0.0.6:5432", "username": "relation-7", "password": "pw-s3cret", "version": "16.4"}
 	with := func(changes map[string]string) map[string]string {
 		bag := map[string]string{}
