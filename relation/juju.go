@@ -51,6 +51,11 @@ type Juju interface {
 	// ClosePort closes a port the unit opened; closing one that is not
 	// open changes nothing (Juju treats it as a no-op, juju/juju#474).
 	ClosePort(ctx context.Context, port int, protocol string) error
+	// OpenedPorts is opened-ports: the unit's ports as Juju has
+	// committed them. Juju applies open-port and close-port only when the
+	// hook exits 0 (a failed hook's are dropped), so this hook's own are
+	// not listed.
+	OpenedPorts(ctx context.Context) ([]Port, error)
 	NetworkGet(ctx context.Context, binding string) (Network, error)
 	SecretGet(ctx context.Context, uri string) (map[string]string, error)
 }

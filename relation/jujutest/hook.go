@@ -31,6 +31,9 @@ type Hook struct {
 	ownWrites map[int]map[string]string
 	appWrites map[int]map[string]string
 	wroteApp  bool
+	// ports are this hook's open-port and close-port calls, in order,
+	// applied only on success.
+	ports []portChange
 
 	ran    bool
 	err    error
@@ -209,6 +212,9 @@ func (h *Hook) Commit() error {
 	}
 	self := h.unit.Name.String()
 	var described []string
+	if d := h.applyPorts(); d != "" {
+		described = append(described, d)
+	}
 	for _, id := range slices.Sorted(maps.Keys(h.views)) {
 		r := h.views[id].rel
 		if r.bags[self] == nil {
@@ -536,29 +542,68 @@ func (j hookJuju) ResourceGet(ctx context.Context, name string) (string, error) 
 	return j.h.unit.Resource, nil
 }
 
+// portChange is one open-port (open) or close-port call.
+type portChange struct {
+	open bool
+	port string
+}
+
+// OpenPort asks for a port to be opened when the hook commits.
 func (j hookJuju) OpenPort(ctx context.Context, port int, protocol string) error {
+	return j.portRequest("open-port", port, protocol)
+}
+
+// ClosePort asks for a port to be closed when the hook commits; a port
+// that is not open then is no error, as in Juju.
+func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) error {
+	return j.portRequest("close-port", port, protocol)
+}
+
+func (j hookJuju) portRequest(tool string, port int, protocol string) error {
 	defer j.lock()()
-	p, err := portName("open-port", port, protocol)
+	p, err := portName(tool, port, protocol)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(j.h.unit.ports, p) {
-		j.h.unit.ports = append(j.h.unit.ports, p)
-		sort.Strings(j.h.unit.ports)
-	}
+	j.h.ports = append(j.h.ports, portChange{open: tool == "open-port", port: p})
 	return nil
 }
 
-// ClosePort closes an open port; a port that is not open is no error, as
-// in Juju.
-func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) error {
+// OpenedPorts lists the unit's committed ports, not this hook's requests.
+func (j hookJuju) OpenedPorts(ctx context.Context) ([]relation.Port, error) {
 	defer j.lock()()
-	p, err := portName("close-port", port, protocol)
-	if err != nil {
-		return err
+	ports := []relation.Port{}
+	for _, s := range j.h.unit.ports {
+		p, err := relation.ParsePort(s)
+		if err != nil {
+			return nil, err // the model only stores what portName made
+		}
+		ports = append(ports, p)
 	}
-	j.h.unit.ports = slices.DeleteFunc(j.h.unit.ports, func(open string) bool { return open == p })
-	return nil
+	return ports, nil
+}
+
+// applyPorts carries out the hook's port requests in order, on commit;
+// it describes those that changed something, for the trace.
+func (h *Hook) applyPorts() string {
+	u := h.unit
+	var changed []string
+	for _, c := range h.ports {
+		open := slices.Contains(u.ports, c.port)
+		switch {
+		case c.open && !open:
+			u.ports = append(u.ports, c.port)
+			sort.Strings(u.ports)
+			changed = append(changed, "+"+c.port)
+		case !c.open && open:
+			u.ports = slices.DeleteFunc(u.ports, func(p string) bool { return p == c.port })
+			changed = append(changed, "-"+c.port)
+		}
+	}
+	if len(changed) == 0 {
+		return ""
+	}
+	return " (ports " + strings.Join(changed, " ") + ")"
 }
 
 // portName is a port as Ports lists it ("8080/tcp"), refused as Juju

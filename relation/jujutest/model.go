@@ -6,8 +6,9 @@
 //     leader-settings-changed, config-changed, start, then relation-joined
 //     and -changed with each peer);
 //   - a hook reads what was committed when it began (a snapshot) plus its own
-//     writes; its relation writes are committed only when it returns without
-//     error, and a failed or cut-off hook's writes vanish and it is retried;
+//     writes; its relation writes and port changes are committed only when
+//     it returns without error, and a failed or cut-off hook's vanish and it
+//     is retried;
 //   - only the current leader may write the application bag, also at commit
 //     time: leadership can move while a hook runs;
 //   - a commit that changes data queues relation-changed on the OTHER units,
@@ -598,7 +599,8 @@ func (m *Model) AppStatus(appName string) (relation.Status, string) {
 	return a.status, a.version
 }
 
-// Ports lists the ports a unit opened ("8080/tcp").
+// Ports lists the unit's committed ports ("8080/tcp"): a hook's
+// open-port and close-port apply when it commits.
 func (m *Model) Ports(unit string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

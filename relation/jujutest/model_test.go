@@ -400,28 +400,92 @@ func TestSettleGivesUpOnAHookThatAlwaysFails(t *testing.T) {
 	require.NoError(t, m.Settle(context.Background(), ok, 50), "the same queue drains once the charm works")
 }
 
-// Ports a unit opens show in Ports until it closes them; closing a port
-// that is not open is no error, and a port Juju would refuse is refused.
+// Ports a unit opens show in Ports, once the hook commits, until it
+// closes them; closing a port that is not open is no error, and a port
+// Juju would refuse is refused.
 func TestPortsOpenAndClose(t *testing.T) {
 	t.Parallel()
 	m, r := deploy(t, 1)
 	settle(t, m, r.dispatch)
+	ctx := context.Background()
 	m.Tick(0)
 	h := m.Begin("app/0")
 	j := h.Juju()
-	ctx := context.Background()
 	require.NoError(t, j.OpenPort(ctx, 8080, "tcp"))
 	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
 	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
+	commit(t, h)
 	assert.Equal(t, []string{"2222/tcp", "8080/tcp"}, m.Ports("app/0"))
+
+	m.Tick(0)
+	h = m.Begin("app/0")
+	j = h.Juju()
 	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"))
 	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"), "closing what is not open changes nothing")
 	require.NoError(t, j.ClosePort(ctx, 8080, "udp"), "another protocol's port is another port")
-	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
 	var te *ToolError
 	require.ErrorAs(t, j.ClosePort(ctx, 0, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 70000, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 80, "sctp"), &te)
+	commit(t, h)
 	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+}
+
+// commit runs h doing nothing more and commits it.
+func commit(t *testing.T, h *Hook) {
+	t.Helper()
+	require.NoError(t, h.Run(context.Background(), func(context.Context, relation.Context, relation.Juju) error { return nil }))
+	require.NoError(t, h.Commit())
+}
+
+// Port changes are requests, as in Juju: opened-ports and Ports list the
+// committed ports only; a hook's changes apply in order when it commits
+// and are dropped when it fails or is cut off.
+func TestPortChangesCommitWithTheHook(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 1)
+	settle(t, m, r.dispatch)
+	ctx := context.Background()
+	opened := func(j relation.Juju) []relation.Port {
+		ports, err := j.OpenedPorts(ctx)
+		require.NoError(t, err)
+		return ports
+	}
+
+	m.Tick(0)
+	h := m.Begin("app/0")
+	require.NoError(t, h.Juju().OpenPort(ctx, 8080, "tcp"))
+	assert.Empty(t, m.Ports("app/0"), "pending, not open")
+	assert.Empty(t, opened(h.Juju()), "opened-ports leaves out the hook's own requests")
+	commit(t, h)
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+
+	// A failed hook and a cut-off one close nothing.
+	m.Tick(0)
+	h = m.Begin("app/0")
+	require.NoError(t, h.Juju().ClosePort(ctx, 8080, "tcp"))
+	require.NoError(t, h.Juju().OpenPort(ctx, 2222, "tcp"))
+	assert.Error(t, h.Run(ctx, func(context.Context, relation.Context, relation.Juju) error { return errors.New("boom") }))
+	require.Error(t, h.Commit())
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"), "a failed hook's port changes are dropped")
+	h = m.Begin("app/0")
+	assert.Equal(t, []relation.Port{relation.TCP(8080)}, opened(h.Juju()), "the retry sees what was committed")
+	require.NoError(t, h.Juju().ClosePort(ctx, 8080, "tcp"))
+	h.CutOff()
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"), "a cut-off hook's port changes are dropped")
+
+	// Applied in order: close then open leaves it open, open then close
+	// leaves it closed.
+	h = m.Begin("app/0")
+	j := h.Juju()
+	require.NoError(t, j.ClosePort(ctx, 8080, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 8080, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 2222, "udp"))
+	require.NoError(t, j.ClosePort(ctx, 2222, "udp"))
+	commit(t, h)
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+	m.Tick(0)
+	h = m.Begin("app/0")
+	assert.Equal(t, []relation.Port{relation.TCP(8080)}, opened(h.Juju()))
 	h.CutOff()
 }

@@ -30,7 +30,7 @@ const (
 func Tools() []string {
 	return []string{"is-leader", "relation-ids", "relation-list", "relation-get", "relation-set", "config-get",
 		"action-get", "action-set", "action-fail", "action-log", "status-set", "application-version-set", "juju-log",
-		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "network-get", "secret-get"}
+		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "opened-ports", "network-get", "secret-get"}
 }
 
 // Request is one tool call from a dispatch process.
@@ -389,6 +389,19 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 			return nil, j.ClosePort(ctx, n, proto)
 		}
 		return nil, j.OpenPort(ctx, n, proto)
+	case "opened-ports":
+		if err := f.only(); err != nil {
+			return nil, err
+		}
+		ports, err := j.OpenedPorts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []byte
+		for _, p := range ports {
+			out = append(out, p.String()+"\n"...)
+		}
+		return out, nil
 	case "network-get":
 		if err := f.only("--format=json"); err != nil {
 			return nil, err
