@@ -23,7 +23,6 @@ type Hook struct {
 	Event Event
 	// Context is what the dispatch sees in its environment.
 	Context relation.Context
-	ID      string
 
 	// The view: what was committed when the hook began, per relation.
 	views map[int]*view
@@ -62,7 +61,6 @@ func (m *Model) Begin(unit string) *Hook {
 	m.hooksRun++
 	h := &Hook{
 		m: m, unit: u, app: a, Event: e,
-		ID:        fmt.Sprintf("%s-%d", u.Name.Slug(), m.hooksRun),
 		views:     map[int]*view{},
 		ownWrites: map[int]map[string]string{},
 		appWrites: map[int]map[string]string{},
@@ -138,8 +136,9 @@ func (m *Model) scope(u *Unit, e Event) {
 	case strings.HasSuffix(e.Hook, "-relation-departed"):
 		delete(u.joined[r.id], e.RemoteUnit)
 	case strings.HasSuffix(e.Hook, "-relation-broken"):
-		delete(u.created, r.id)
-		delete(u.joined, r.id)
+		// Juju still lists the relation in its broken hook, with nobody
+		// in it; it is gone for u once the hook commits (see Commit).
+		u.joined[r.id] = map[string]bool{}
 	}
 }
 
@@ -215,10 +214,22 @@ func (h *Hook) Commit() error {
 	if d := h.applyPorts(); d != "" {
 		described = append(described, d)
 	}
+	leaving := -1 // the relation this hook breaks, if any
+	if strings.HasSuffix(h.Event.Hook, "-relation-broken") {
+		leaving = h.Event.Relation
+		delete(h.unit.created, leaving)
+		delete(h.unit.joined, leaving)
+	}
 	for _, id := range slices.Sorted(maps.Keys(h.views)) {
 		r := h.views[id].rel
 		if r.bags[self] == nil {
 			r.bags[self] = map[string]string{}
+		}
+		if id == leaving {
+			// Whatever it wrote on the way out wakes nobody: it has left.
+			apply(r.bags[self], h.ownWrites[id])
+			apply(r.appBags[h.app.name], h.appWrites[id])
+			continue
 		}
 		if apply(r.bags[self], h.ownWrites[id]) {
 			for _, other := range m.inScope(r, h.unit) {
@@ -270,9 +281,6 @@ func (h *Hook) fail(err error) {
 	}
 	h.m.tracef("%s: %s -> failed (%v), writes dropped", h.unit.Name, h.Event, err)
 }
-
-// Err is the dispatch's error (nil before Run).
-func (h *Hook) Err() error { return h.err }
 
 func apply(bag, writes map[string]string) bool {
 	changed := false
@@ -384,6 +392,11 @@ func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (ma
 	self := j.h.unit.Name.String()
 	switch {
 	case app && who == j.h.app.name:
+		if v.rel.remote(who) != "" && j.h.app.leader != self {
+			// Outside the peer relation only the leader reads its own
+			// application's bag.
+			return nil, &ToolError{Tool: "relation-get", Message: fmt.Sprintf("cannot read the settings of application %q in relation %q: permission denied, this unit is not the leader", who, id)}
+		}
 		bag := maps.Clone(v.appBags[who])
 		apply(bag, j.h.appWrites[n])
 		return bag, nil

@@ -57,6 +57,7 @@ type Server struct {
 	hooks    map[string]relation.Juju
 	calls    []Call
 	fail     map[string]int
+	hooksRun uint64 // numbers the hooks ProcessDispatcher runs
 	wg       sync.WaitGroup
 }
 
@@ -180,7 +181,7 @@ func (s *Server) Register(id string, j relation.Juju) (unregister func()) {
 // for this hook. A non-zero exit fails the hook; its output goes to logf.
 func (s *Server) ProcessDispatcher(binary string, env []string, logf func(unit, line string)) Dispatcher {
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
-		id := hc.Unit.Slug() + "-" + strconv.FormatUint(nextID(), 10)
+		id := hc.Unit.Slug() + "-" + strconv.FormatUint(s.nextID(), 10)
 		defer s.Register(id, j)()
 		cmd := exec.CommandContext(ctx, binary)
 		cmd.Env = append(append(append(withoutPath(os.Environ()), "PATH="+s.ToolsDir+":"+os.Getenv("PATH")), env...), hc.Env()...)
@@ -206,16 +207,11 @@ func (s *Server) ProcessDispatcher(binary string, env []string, logf func(unit, 
 	}
 }
 
-var (
-	idMu sync.Mutex
-	idN  uint64
-)
-
-func nextID() uint64 {
-	idMu.Lock()
-	defer idMu.Unlock()
-	idN++
-	return idN
+func (s *Server) nextID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooksRun++
+	return s.hooksRun
 }
 
 func withoutPath(env []string) []string {
