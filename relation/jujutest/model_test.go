@@ -90,8 +90,7 @@ func TestRelationListNeverListsSelf(t *testing.T) {
 	units, err := h.Juju().RelationList(context.Background(), "peers:0")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"app/0", "app/2"}, units)
-	require.NoError(t, h.Run(context.Background(), func(context.Context, relation.Context, relation.Juju) error { return nil }))
-	require.NoError(t, h.Commit())
+	commit(t, h)
 }
 
 // Writes are committed only when the hook succeeds; the others hear of a
@@ -320,19 +319,28 @@ func TestRemoteRelation(t *testing.T) {
 	h.CutOff()
 }
 
+// webAndWorkers deploys one unit of web and n of worker, both running the
+// charm, unrelated, and settles them.
+func webAndWorkers(t *testing.T, n int) (*Model, *recorder) {
+	t.Helper()
+	m := NewModel("test", t0)
+	m.Deploy("web", "/charm", nil)
+	m.Deploy("worker", "/charm", nil)
+	m.AddUnit("web", t.TempDir())
+	for range n {
+		m.AddUnit("worker", t.TempDir())
+	}
+	r := newRecorder()
+	settle(t, m, r.dispatch)
+	return m, r
+}
+
 // Two applications running the charm, related by endpoints of different
 // names: each side sees its own id, reads the other's bags, and hears of
 // the other side's application data (not of its own).
 func TestRelationBetweenTwoApplications(t *testing.T) {
 	t.Parallel()
-	m := NewModel("test", t0)
-	m.Deploy("web", "/charm", nil)
-	m.Deploy("worker", "/charm", nil)
-	m.AddUnit("web", t.TempDir())
-	m.AddUnit("worker", t.TempDir())
-	m.AddUnit("worker", t.TempDir())
-	r := newRecorder()
-	settle(t, m, r.dispatch)
+	m, _ := webAndWorkers(t, 2)
 	m.Relate("web", "tsa", "worker", "web-tsa")
 	ids := map[string][]string{}
 	lists := map[string][]string{}
@@ -555,13 +563,7 @@ func TestBrokenHookStillListsItsRelation(t *testing.T) {
 // runs, but the broken hook lists nobody in the relation.
 func TestBrokenHookListsNobody(t *testing.T) {
 	t.Parallel()
-	m := NewModel("test", t0)
-	m.Deploy("web", "/charm", nil)
-	m.Deploy("worker", "/charm", nil)
-	m.AddUnit("web", t.TempDir())
-	m.AddUnit("worker", t.TempDir())
-	r := newRecorder()
-	settle(t, m, r.dispatch)
+	m, r := webAndWorkers(t, 1)
 	id := m.Relate("web", "tsa", "worker", "web-tsa")
 	require.NoError(t, step(t, m, "web/0", "tsa-relation-created", r.dispatch))
 	require.NoError(t, step(t, m, "worker/0", "web-tsa-relation-created", r.dispatch))
