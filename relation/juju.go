@@ -46,10 +46,12 @@ type Juju interface {
 	StorageList(ctx context.Context, name string) ([]string, error)
 	// ResourceGet fetches a charm resource and returns its local path.
 	ResourceGet(ctx context.Context, name string) (string, error)
-	// OpenPort opens a port ("tcp" or "udp") on the unit's machine.
+	// OpenPort opens a port ("tcp" or "udp") on the unit's machine when
+	// the hook succeeds.
 	OpenPort(ctx context.Context, port int, protocol string) error
-	// ClosePort closes a port the unit opened; closing one that is not
-	// open changes nothing (Juju treats it as a no-op, juju/juju#474).
+	// ClosePort closes a port the unit opened, when the hook succeeds;
+	// closing one that is not open changes nothing (Juju treats it as a
+	// no-op, juju/juju#474).
 	ClosePort(ctx context.Context, port int, protocol string) error
 	// OpenedPorts is opened-ports: the unit's ports as Juju has
 	// committed them. Juju applies open-port and close-port only when the
