@@ -38,12 +38,8 @@ type localState struct {
 	// leader (committed or not), so a rebuilt record never reuses one.
 	WrittenGeneration uint64 `json:"written_generation,omitempty"`
 	WrittenRevision   uint64 `json:"written_revision,omitempty"`
-	// OpenedPorts are the ports this unit opened ("8080/tcp"), so that
-	// one it no longer serves is closed (see syncPorts).
-	OpenedPorts []string `json:"opened_ports,omitempty"`
-	// ClosedPorts are the ports the last hook closed, closed once more by
-	// the next (see syncPorts).
-	ClosedPorts []string `json:"closed_ports,omitempty"`
+	// (opened_ports and closed_ports, written by earlier revisions, are
+	// ignored: syncPorts reads the unit's ports from Juju.)
 	// Prune lists the workers this unit means to prune once the ATC shows
 	// them stalled (see prune.go).
 	Prune []pendingPrune `json:"prune,omitempty"`

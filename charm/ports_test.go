@@ -1,9 +1,12 @@
 package charm_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm/charmtest"
+	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,4 +38,37 @@ func TestPortsCloseWhenNoLongerServed(t *testing.T) {
 	converge(t, w)
 	assert.Equal(t, []string{"9013/tcp"}, w.Model.Ports("concourse/1"), "the old web port closes")
 	assert.Empty(t, w.Model.Ports("concourse/0"))
+}
+
+// A hook that closes a port and then fails has its close dropped by Juju;
+// when that happens twice in a row the port still closes once a hook
+// succeeds (the charm reads the unit's ports from Juju, not from what it
+// remembers asking for).
+func TestPortClosesAfterTwoFailedHooks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	w := newWorld(t, charmtest.Options{Units: 2})
+	converge(t, w)
+	require.Equal(t, []string{"8080/tcp"}, w.Model.Ports("concourse/0"))
+
+	// Leadership moves: unit 0 no longer runs web (mode auto) and closes
+	// its port in its next hook, which fails after the charm's work is
+	// done (the local state saved), twice.
+	w.Model.SetLeader("concourse/1")
+	w.Model.Trigger("concourse/0", "update-status")
+	failAfter := func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		_ = w.Dispatcher("concourse/0")(ctx, hc, j)
+		return errors.New("the hook dies after the charm's work")
+	}
+	for i := range 2 {
+		h := w.Begin("concourse/0")
+		require.NotNil(t, h)
+		require.Equal(t, "update-status", h.Event.Hook)
+		require.Error(t, h.Run(ctx, failAfter))
+		require.Error(t, w.Commit(h))
+		assert.Equal(t, []string{"8080/tcp"}, w.Model.Ports("concourse/0"), "failed hook %d: its close is dropped", i+1)
+	}
+	converge(t, w)
+	assert.Empty(t, w.Model.Ports("concourse/0"), "the port closes once a hook succeeds")
+	assert.Equal(t, []string{"8093/tcp"}, w.Model.Ports("concourse/1"))
 }

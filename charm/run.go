@@ -150,7 +150,7 @@ func (h *hook) reconcile(ctx context.Context) error {
 	}
 	h.openVolume(ctx)
 	var err error
-	h.peers, err = relation.ReadPeers(ctx, h.d.Juju, h.hc.Unit)
+	h.peers, err = relation.ReadPeers(ctx, h.d.Juju, h.hc)
 	switch {
 	case errors.Is(err, relation.ErrNoPeerRelation):
 		h.peers = nil

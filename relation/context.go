@@ -119,9 +119,6 @@ func ParseContext(getenv func(string) string) (Context, error) {
 	return c, nil
 }
 
-// App is the unit's application.
-func (c Context) App() string { return c.Unit.App }
-
 // Env is the environment that makes ParseContext give back c: what Juju
 // (or a model of it) sets for a dispatch.
 func (c Context) Env() []string {

@@ -252,6 +252,21 @@ func (x Exec) ClosePort(ctx context.Context, port int, protocol string) error {
 	return err
 }
 
+// OpenedPorts runs `opened-ports`, which prints one port a line; a line
+// that is no port is a *ToolError around a *PortLineError.
+func (x Exec) OpenedPorts(ctx context.Context) ([]Port, error) {
+	argv := []string{"opened-ports"}
+	out, err := x.run(ctx, nil, argv...)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := parseOpenedPorts(string(out))
+	if err != nil {
+		return nil, &ToolError{Argv: argv, Err: err}
+	}
+	return ports, nil
+}
+
 // NetworkGet runs `network-get BINDING --format=json`.
 func (x Exec) NetworkGet(ctx context.Context, binding string) (Network, error) {
 	var n Network

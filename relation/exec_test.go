@@ -21,7 +21,7 @@ func fakeTools(t *testing.T, answers map[string]string, fail map[string]string) 
 	log = filepath.Join(dir, "calls")
 	tools := []string{"is-leader", "relation-ids", "relation-list", "relation-get", "relation-set", "config-get",
 		"action-get", "action-set", "action-fail", "action-log", "status-set", "application-version-set", "juju-log",
-		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "network-get", "secret-get"}
+		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "opened-ports", "network-get", "secret-get"}
 	for _, tool := range tools {
 		answer := filepath.Join(dir, tool+".out")
 		require.NoError(t, os.WriteFile(answer, []byte(answers[tool]), 0o644))
@@ -82,6 +82,7 @@ func TestExecArgvForms(t *testing.T) {
 		"resource-get":  "/var/lib/juju/resources/concourse-release/x.tgz\n",
 		"network-get":   `{"bind-addresses":[{"interface-name":"eth0","addresses":[{"value":"10.0.0.5","cidr":"10.0.0.0/24"}]}],"ingress-addresses":["10.0.0.5"]}`,
 		"secret-get":    `{"password":"s3cret"}`,
+		"opened-ports":  "8080/tcp\n2222/tcp\n",
 	}, nil)
 	x := Exec{Path: dir}
 	ctx := context.Background()
@@ -126,6 +127,9 @@ func TestExecArgvForms(t *testing.T) {
 	assert.Equal(t, "/var/lib/juju/resources/concourse-release/x.tgz", path)
 	require.NoError(t, x.OpenPort(ctx, 8080, "tcp"))
 	require.NoError(t, x.ClosePort(ctx, 2222, "tcp"))
+	open, err := x.OpenedPorts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []Port{TCP(8080), TCP(2222)}, open)
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, "10.0.0.5", n.IngressAddress())
@@ -155,6 +159,7 @@ func TestExecArgvForms(t *testing.T) {
 		{"resource-get", "concourse-release"},
 		{"open-port", "8080/tcp"},
 		{"close-port", "2222/tcp"},
+		{"opened-ports"},
 		{"network-get", "peers", "--format=json"},
 		{"secret-get", "secret:abc", "--refresh", "--format=json"},
 	}, calls(t, log))
@@ -165,6 +170,49 @@ func TestExecArgvForms(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `{"upgrade-last-error":"a: b=c\nd","upgrade-phase":"prepare"}`)
 	assert.Contains(t, string(data), `{"address":""}`, "an empty value deletes the key")
+}
+
+// opened-ports prints one port a line: single ports, ranges and icmp are
+// read as such, nothing open is an empty list, and a line that is no port
+// is a ToolError around a PortLineError naming it.
+func TestExecOpenedPorts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		out  string
+		want []Port
+		bad  string
+	}{
+		{out: "", want: []Port{}},
+		{out: "\n", want: []Port{}},
+		{out: "8080/tcp\n", want: []Port{TCP(8080)}},
+		{out: "8000-8010/udp\nicmp\n53/udp\n", want: []Port{{Protocol: "udp", From: 8000, To: 8010}, {Protocol: "icmp"}, {Protocol: "udp", From: 53, To: 53}}},
+		{out: "8080/tcp\nhttp\n", bad: "http"},
+		{out: "8080\n", bad: "8080"},
+		{out: "0/tcp\n", bad: "0/tcp"},
+		{out: "70000/tcp\n", bad: "70000/tcp"},
+		{out: "10-5/tcp\n", bad: "10-5/tcp"},
+		{out: "80/sctp\n", bad: "80/sctp"},
+		{out: "8080/tcp (web)\n", bad: "8080/tcp (web)"},
+	} {
+		dir, _ := fakeTools(t, map[string]string{"opened-ports": tc.out}, nil)
+		got, err := Exec{Path: dir}.OpenedPorts(context.Background())
+		if tc.bad != "" {
+			var te *ToolError
+			var le *PortLineError
+			require.ErrorAs(t, err, &te, "%q", tc.out)
+			assert.Equal(t, []string{"opened-ports"}, te.Argv)
+			require.ErrorAs(t, err, &le, "%q", tc.out)
+			assert.Equal(t, tc.bad, le.Line)
+			continue
+		}
+		require.NoError(t, err, "%q", tc.out)
+		assert.Equal(t, tc.want, got, "%q", tc.out)
+	}
+	for _, p := range []Port{TCP(8080), {Protocol: "udp", From: 8000, To: 8010}, {Protocol: "icmp"}} {
+		back, err := ParsePort(p.String())
+		require.NoError(t, err)
+		assert.Equal(t, p, back, "String and ParsePort agree")
+	}
 }
 
 func TestExecToolErrorCarriesArgvAndStderr(t *testing.T) {

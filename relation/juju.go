@@ -46,11 +46,18 @@ type Juju interface {
 	StorageList(ctx context.Context, name string) ([]string, error)
 	// ResourceGet fetches a charm resource and returns its local path.
 	ResourceGet(ctx context.Context, name string) (string, error)
-	// OpenPort opens a port ("tcp" or "udp") on the unit's machine.
+	// OpenPort opens a port ("tcp" or "udp") on the unit's machine when
+	// the hook succeeds.
 	OpenPort(ctx context.Context, port int, protocol string) error
-	// ClosePort closes a port the unit opened; closing one that is not
-	// open changes nothing (Juju treats it as a no-op, juju/juju#474).
+	// ClosePort closes a port the unit opened, when the hook succeeds;
+	// closing one that is not open changes nothing (Juju treats it as a
+	// no-op, juju/juju#474).
 	ClosePort(ctx context.Context, port int, protocol string) error
+	// OpenedPorts is opened-ports: the unit's ports as Juju has
+	// committed them. Juju applies open-port and close-port only when the
+	// hook exits 0 (a failed hook's are dropped), so this hook's own are
+	// not listed.
+	OpenedPorts(ctx context.Context) ([]Port, error)
 	NetworkGet(ctx context.Context, binding string) (Network, error)
 	// SecretGet reads a secret this unit consumes. Juju answers the
 	// revision the unit tracks (the first read tracks the latest) unless

@@ -131,9 +131,11 @@ var ErrNoPeerRelation = errors.New("the peer relation is not there yet")
 
 // ReadPeers reads the peer relation once. A bag that does not decode is
 // reported in the result, not as an error: the hook goes on with what it can
-// read and reports the rest.
-func ReadPeers(ctx context.Context, j Juju, self unitname.Name) (*Peers, error) {
-	ids, err := j.RelationIDs(ctx, PeerRelation)
+// read and reports the rest. In the unit's own peers-relation-broken, which
+// Juju runs with the relation still listed, there is none.
+func ReadPeers(ctx context.Context, j Juju, hc Context) (*Peers, error) {
+	self := hc.Unit
+	ids, err := LiveRelationIDs(ctx, j, hc, PeerRelation)
 	if err != nil {
 		return nil, err
 	}

@@ -6,12 +6,40 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
-	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// A removed unit's own peers-relation-broken still lists the peer
+// relation (as Juju does), but ReadPeers treats it as gone; the hooks
+// before read it.
+func TestReadPeersLeavesOutTheBreakingPeerRelation(t *testing.T) {
+	t.Parallel()
+	m := jujutest.NewModel("test", t0)
+	m.Deploy("app", "/charm", nil)
+	m.AddUnit("app", t.TempDir())
+	m.AddUnit("app", t.TempDir())
+	read := map[string]error{}
+	charm := func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		p, err := relation.ReadPeers(ctx, j, hc)
+		if err == nil {
+			assert.Equal(t, "peers:0", p.ID)
+		}
+		if hc.Unit.String() == "app/1" {
+			read[hc.Hook] = err
+		}
+		return nil
+	}
+	settle(t, m, charm)
+	m.RemoveUnit("app/1")
+	settle(t, m, charm)
+	require.Contains(t, read, "peers-relation-broken")
+	assert.ErrorIs(t, read["peers-relation-broken"], relation.ErrNoPeerRelation)
+	assert.NoError(t, read["peers-relation-departed"])
+	assert.ErrorIs(t, read["stop"], relation.ErrNoPeerRelation, "the unit left the relation once its broken hook committed")
+}
 
 // setCounter counts relation-set calls.
 type setCounter struct {
@@ -39,9 +67,9 @@ func TestWriteOwnTwiceInOneHook(t *testing.T) {
 	h := m.Begin("app/0")
 	require.NotNil(t, h)
 	var sets []map[string]string
-	require.NoError(t, h.Run(ctx, func(ctx context.Context, _ relation.Context, hj relation.Juju) error {
+	require.NoError(t, h.Run(ctx, func(ctx context.Context, hc relation.Context, hj relation.Juju) error {
 		j := &setCounter{Juju: hj}
-		p, err := relation.ReadPeers(ctx, j, unitname.MustParse("app/0"))
+		p, err := relation.ReadPeers(ctx, j, hc)
 		require.NoError(t, err)
 		ack := fsm.Ack{Generation: 1}
 		require.NoError(t, p.WriteOwn(ctx, j, ack, relation.Facts{Address: "10.0.0.1", VolumeToken: "t"}))

@@ -23,7 +23,6 @@ type Hook struct {
 	Event Event
 	// Context is what the dispatch sees in its environment.
 	Context relation.Context
-	ID      string
 
 	// The view: what was committed when the hook began, per relation.
 	views map[int]*view
@@ -31,6 +30,9 @@ type Hook struct {
 	ownWrites map[int]map[string]string
 	appWrites map[int]map[string]string
 	wroteApp  bool
+	// ports are this hook's open-port and close-port calls, in order,
+	// applied only on success.
+	ports []portChange
 
 	ran    bool
 	err    error
@@ -59,7 +61,6 @@ func (m *Model) Begin(unit string) *Hook {
 	m.hooksRun++
 	h := &Hook{
 		m: m, unit: u, app: a, Event: e,
-		ID:        fmt.Sprintf("%s-%d", u.Name.Slug(), m.hooksRun),
 		views:     map[int]*view{},
 		ownWrites: map[int]map[string]string{},
 		appWrites: map[int]map[string]string{},
@@ -135,8 +136,9 @@ func (m *Model) scope(u *Unit, e Event) {
 	case strings.HasSuffix(e.Hook, "-relation-departed"):
 		delete(u.joined[r.id], e.RemoteUnit)
 	case strings.HasSuffix(e.Hook, "-relation-broken"):
-		delete(u.created, r.id)
-		delete(u.joined, r.id)
+		// Juju still lists the relation in its broken hook, with nobody
+		// in it; it is gone for u once the hook commits (see Commit).
+		u.joined[r.id] = map[string]bool{}
 	}
 }
 
@@ -209,10 +211,25 @@ func (h *Hook) Commit() error {
 	}
 	self := h.unit.Name.String()
 	var described []string
+	if d := h.applyPorts(); d != "" {
+		described = append(described, d)
+	}
+	leaving := -1 // the relation this hook breaks, if any
+	if strings.HasSuffix(h.Event.Hook, "-relation-broken") {
+		leaving = h.Event.Relation
+		delete(h.unit.created, leaving)
+		delete(h.unit.joined, leaving)
+	}
 	for _, id := range slices.Sorted(maps.Keys(h.views)) {
 		r := h.views[id].rel
 		if r.bags[self] == nil {
 			r.bags[self] = map[string]string{}
+		}
+		if id == leaving {
+			// Whatever it wrote on the way out wakes nobody: it has left.
+			apply(r.bags[self], h.ownWrites[id])
+			apply(r.appBags[h.app.name], h.appWrites[id])
+			continue
 		}
 		if apply(r.bags[self], h.ownWrites[id]) {
 			for _, other := range m.inScope(r, h.unit) {
@@ -264,9 +281,6 @@ func (h *Hook) fail(err error) {
 	}
 	h.m.tracef("%s: %s -> failed (%v), writes dropped", h.unit.Name, h.Event, err)
 }
-
-// Err is the dispatch's error (nil before Run).
-func (h *Hook) Err() error { return h.err }
 
 func apply(bag, writes map[string]string) bool {
 	changed := false
@@ -377,6 +391,11 @@ func (j hookJuju) RelationGet(ctx context.Context, id, who string, app bool) (ma
 	self := j.h.unit.Name.String()
 	switch {
 	case app && who == j.h.app.name:
+		if v.rel.remote(who) != "" && j.h.app.leader != self {
+			// Outside the peer relation only the leader reads its own
+			// application's bag.
+			return nil, toolError("relation-get", "cannot read the settings of application %q in relation %q: permission denied, this unit is not the leader", who, id)
+		}
 		bag := maps.Clone(v.appBags[who])
 		apply(bag, j.h.appWrites[n])
 		return bag, nil
@@ -535,29 +554,68 @@ func (j hookJuju) ResourceGet(ctx context.Context, name string) (string, error) 
 	return j.h.unit.Resource, nil
 }
 
+// portChange is one open-port (open) or close-port call.
+type portChange struct {
+	open bool
+	port string
+}
+
+// OpenPort asks for a port to be opened when the hook commits.
 func (j hookJuju) OpenPort(ctx context.Context, port int, protocol string) error {
+	return j.portRequest("open-port", port, protocol)
+}
+
+// ClosePort asks for a port to be closed when the hook commits; a port
+// that is not open then is no error, as in Juju.
+func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) error {
+	return j.portRequest("close-port", port, protocol)
+}
+
+func (j hookJuju) portRequest(tool string, port int, protocol string) error {
 	defer j.lock()()
-	p, err := portName("open-port", port, protocol)
+	p, err := portName(tool, port, protocol)
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(j.h.unit.ports, p) {
-		j.h.unit.ports = append(j.h.unit.ports, p)
-		sort.Strings(j.h.unit.ports)
-	}
+	j.h.ports = append(j.h.ports, portChange{open: tool == "open-port", port: p})
 	return nil
 }
 
-// ClosePort closes an open port; a port that is not open is no error, as
-// in Juju.
-func (j hookJuju) ClosePort(ctx context.Context, port int, protocol string) error {
+// OpenedPorts lists the unit's committed ports, not this hook's requests.
+func (j hookJuju) OpenedPorts(ctx context.Context) ([]relation.Port, error) {
 	defer j.lock()()
-	p, err := portName("close-port", port, protocol)
-	if err != nil {
-		return err
+	ports := []relation.Port{}
+	for _, s := range j.h.unit.ports {
+		p, err := relation.ParsePort(s)
+		if err != nil {
+			return nil, err // the model only stores what portName made
+		}
+		ports = append(ports, p)
 	}
-	j.h.unit.ports = slices.DeleteFunc(j.h.unit.ports, func(open string) bool { return open == p })
-	return nil
+	return ports, nil
+}
+
+// applyPorts carries out the hook's port requests in order, on commit;
+// it describes those that changed something, for the trace.
+func (h *Hook) applyPorts() string {
+	u := h.unit
+	var changed []string
+	for _, c := range h.ports {
+		open := slices.Contains(u.ports, c.port)
+		switch {
+		case c.open && !open:
+			u.ports = append(u.ports, c.port)
+			sort.Strings(u.ports)
+			changed = append(changed, "+"+c.port)
+		case !c.open && open:
+			u.ports = slices.DeleteFunc(u.ports, func(p string) bool { return p == c.port })
+			changed = append(changed, "-"+c.port)
+		}
+	}
+	if len(changed) == 0 {
+		return ""
+	}
+	return " (ports " + strings.Join(changed, " ") + ")"
 }
 
 // portName is a port as Ports lists it ("8080/tcp"), refused as Juju

@@ -6,8 +6,9 @@
 //     leader-settings-changed, config-changed, start, then relation-joined
 //     and -changed with each peer);
 //   - a hook reads what was committed when it began (a snapshot) plus its own
-//     writes; its relation writes are committed only when it returns without
-//     error, and a failed or cut-off hook's writes vanish and it is retried;
+//     writes; its relation writes and port changes are committed only when
+//     it returns without error, and a failed or cut-off hook's vanish and it
+//     is retried;
 //   - only the current leader may write the application bag, also at commit
 //     time: leadership can move while a hook runs;
 //   - a commit that changes data queues relation-changed on the OTHER units,
@@ -239,9 +240,9 @@ func (m *Model) AddUnit(appName, storage string) *Unit {
 	return u
 }
 
-// RemoveUnit queues a unit's removal: every peer gets relation-departed,
-// the unit itself departs from each peer, then relation-broken, stop and
-// remove. Leadership moves if it held it.
+// RemoveUnit queues a unit's removal: every unit that saw it join gets
+// relation-departed, the unit itself departs from each unit it saw join,
+// then relation-broken, stop and remove. Leadership moves if it held it.
 func (m *Model) RemoveUnit(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -249,12 +250,8 @@ func (m *Model) RemoveUnit(name string) {
 	a := m.apps[u.Name.App]
 	for _, r := range m.relsOf(a.name) {
 		for _, other := range m.inScope(r, u) {
-			departed := m.relEvent(r, other.Name.App, "departed", name)
-			departed.DepartingUnit = name
-			m.enqueue(other, departed)
-			own := m.relEvent(r, a.name, "departed", other.Name.String())
-			own.DepartingUnit = name
-			u.queue = append(u.queue, own)
+			m.depart(other, r, name, name)
+			m.depart(u, r, other.Name.String(), name)
 		}
 		u.queue = append(u.queue, m.relEvent(r, a.name, "broken", ""))
 	}
@@ -272,6 +269,22 @@ func (m *Model) RemoveUnit(name string) {
 		}
 	}
 	m.tracef("%s removal queued", name)
+}
+
+// depart tells u that remote leaves r (as departing goes): relation-departed
+// if u saw remote join; otherwise the joined and changed still queued for
+// remote are dropped, as Juju never runs them for a unit that has gone.
+func (m *Model) depart(u *Unit, r *rel, remote, departing string) {
+	if u.joined[r.id][remote] {
+		e := m.relEvent(r, u.Name.App, "departed", remote)
+		e.DepartingUnit = departing
+		m.enqueue(u, e)
+		return
+	}
+	u.queue = slices.DeleteFunc(u.queue, func(e Event) bool {
+		return e.Action == nil && e.Relation == r.id && e.RemoteUnit == remote &&
+			(strings.HasSuffix(e.Hook, "-relation-joined") || strings.HasSuffix(e.Hook, "-relation-changed"))
+	})
 }
 
 // SetLeader moves leadership of the unit's application to it, now (also
@@ -377,13 +390,6 @@ func (m *Model) Tick(d time.Duration) {
 			m.enqueue(u, Event{Hook: "update-status"})
 		}
 	}
-}
-
-// Advance moves the model clock without queueing anything.
-func (m *Model) Advance(d time.Duration) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.now = m.now.Add(d)
 }
 
 // SetSkew makes a unit's clock differ from the model's by d.
@@ -627,7 +633,8 @@ func (m *Model) AppStatus(appName string) (relation.Status, string) {
 	return a.status, a.version
 }
 
-// Ports lists the ports a unit opened ("8080/tcp").
+// Ports lists the unit's committed ports ("8080/tcp"): a hook's
+// open-port and close-port apply when it commits.
 func (m *Model) Ports(unit string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -669,7 +676,7 @@ func (m *Model) tracef(format string, args ...any) {
 // enqueue adds an event to a unit's queue unless the same event is already
 // pending (Juju coalesces a relation's changes for a unit).
 func (m *Model) enqueue(u *Unit, e Event) {
-	if u.removed && e.Hook != "peers-relation-departed" {
+	if u.removed {
 		return
 	}
 	if e.Action == nil {

@@ -90,8 +90,7 @@ func TestRelationListNeverListsSelf(t *testing.T) {
 	units, err := h.Juju().RelationList(context.Background(), "peers:0")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"app/0", "app/2"}, units)
-	require.NoError(t, h.Run(context.Background(), func(context.Context, relation.Context, relation.Juju) error { return nil }))
-	require.NoError(t, h.Commit())
+	commit(t, h)
 }
 
 // Writes are committed only when the hook succeeds; the others hear of a
@@ -320,19 +319,28 @@ func TestRemoteRelation(t *testing.T) {
 	h.CutOff()
 }
 
+// webAndWorkers deploys one unit of web and n of worker, both running the
+// charm, unrelated, and settles them.
+func webAndWorkers(t *testing.T, n int) (*Model, *recorder) {
+	t.Helper()
+	m := NewModel("test", t0)
+	m.Deploy("web", "/charm", nil)
+	m.Deploy("worker", "/charm", nil)
+	m.AddUnit("web", t.TempDir())
+	for range n {
+		m.AddUnit("worker", t.TempDir())
+	}
+	r := newRecorder()
+	settle(t, m, r.dispatch)
+	return m, r
+}
+
 // Two applications running the charm, related by endpoints of different
 // names: each side sees its own id, reads the other's bags, and hears of
 // the other side's application data (not of its own).
 func TestRelationBetweenTwoApplications(t *testing.T) {
 	t.Parallel()
-	m := NewModel("test", t0)
-	m.Deploy("web", "/charm", nil)
-	m.Deploy("worker", "/charm", nil)
-	m.AddUnit("web", t.TempDir())
-	m.AddUnit("worker", t.TempDir())
-	m.AddUnit("worker", t.TempDir())
-	r := newRecorder()
-	settle(t, m, r.dispatch)
+	m, _ := webAndWorkers(t, 2)
 	m.Relate("web", "tsa", "worker", "web-tsa")
 	ids := map[string][]string{}
 	lists := map[string][]string{}
@@ -400,28 +408,237 @@ func TestSettleGivesUpOnAHookThatAlwaysFails(t *testing.T) {
 	require.NoError(t, m.Settle(context.Background(), ok, 50), "the same queue drains once the charm works")
 }
 
-// Ports a unit opens show in Ports until it closes them; closing a port
-// that is not open is no error, and a port Juju would refuse is refused.
+// Ports a unit opens show in Ports, once the hook commits, until it
+// closes them; closing a port that is not open is no error, and a port
+// Juju would refuse is refused.
 func TestPortsOpenAndClose(t *testing.T) {
 	t.Parallel()
 	m, r := deploy(t, 1)
 	settle(t, m, r.dispatch)
+	ctx := context.Background()
 	m.Tick(0)
 	h := m.Begin("app/0")
 	j := h.Juju()
-	ctx := context.Background()
 	require.NoError(t, j.OpenPort(ctx, 8080, "tcp"))
 	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
 	require.NoError(t, j.OpenPort(ctx, 2222, "tcp"))
+	commit(t, h)
 	assert.Equal(t, []string{"2222/tcp", "8080/tcp"}, m.Ports("app/0"))
+
+	m.Tick(0)
+	h = m.Begin("app/0")
+	j = h.Juju()
 	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"))
 	require.NoError(t, j.ClosePort(ctx, 2222, "tcp"), "closing what is not open changes nothing")
 	require.NoError(t, j.ClosePort(ctx, 8080, "udp"), "another protocol's port is another port")
-	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
 	var te *relation.ToolError
 	require.ErrorAs(t, j.ClosePort(ctx, 0, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 70000, "tcp"), &te)
 	require.ErrorAs(t, j.OpenPort(ctx, 80, "sctp"), &te)
+	commit(t, h)
 	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+}
+
+// commit runs h doing nothing more and commits it.
+func commit(t *testing.T, h *Hook) {
+	t.Helper()
+	require.NoError(t, h.Run(context.Background(), func(context.Context, relation.Context, relation.Juju) error { return nil }))
+	require.NoError(t, h.Commit())
+}
+
+// Port changes are requests, as in Juju: opened-ports and Ports list the
+// committed ports only; a hook's changes apply in order when it commits
+// and are dropped when it fails or is cut off.
+func TestPortChangesCommitWithTheHook(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 1)
+	settle(t, m, r.dispatch)
+	ctx := context.Background()
+	opened := func(j relation.Juju) []relation.Port {
+		ports, err := j.OpenedPorts(ctx)
+		require.NoError(t, err)
+		return ports
+	}
+
+	m.Tick(0)
+	h := m.Begin("app/0")
+	require.NoError(t, h.Juju().OpenPort(ctx, 8080, "tcp"))
+	assert.Empty(t, m.Ports("app/0"), "pending, not open")
+	assert.Empty(t, opened(h.Juju()), "opened-ports leaves out the hook's own requests")
+	commit(t, h)
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+
+	// A failed hook and a cut-off one close nothing.
+	m.Tick(0)
+	h = m.Begin("app/0")
+	require.NoError(t, h.Juju().ClosePort(ctx, 8080, "tcp"))
+	require.NoError(t, h.Juju().OpenPort(ctx, 2222, "tcp"))
+	assert.Error(t, h.Run(ctx, func(context.Context, relation.Context, relation.Juju) error { return errors.New("boom") }))
+	require.Error(t, h.Commit())
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"), "a failed hook's port changes are dropped")
+	h = m.Begin("app/0")
+	assert.Equal(t, []relation.Port{relation.TCP(8080)}, opened(h.Juju()), "the retry sees what was committed")
+	require.NoError(t, h.Juju().ClosePort(ctx, 8080, "tcp"))
 	h.CutOff()
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"), "a cut-off hook's port changes are dropped")
+
+	// Applied in order: close then open leaves it open, open then close
+	// leaves it closed.
+	h = m.Begin("app/0")
+	j := h.Juju()
+	require.NoError(t, j.ClosePort(ctx, 8080, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 8080, "tcp"))
+	require.NoError(t, j.OpenPort(ctx, 2222, "udp"))
+	require.NoError(t, j.ClosePort(ctx, 2222, "udp"))
+	commit(t, h)
+	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+	m.Tick(0)
+	h = m.Begin("app/0")
+	assert.Equal(t, []relation.Port{relation.TCP(8080)}, opened(h.Juju()))
+	h.CutOff()
+}
+
+// step runs unit's next hook, which must be hook, with d, and returns the
+// commit's error.
+func step(t *testing.T, m *Model, unit, hook string, d Dispatcher) error {
+	t.Helper()
+	h := m.Begin(unit)
+	require.NotNil(t, h, "%s has nothing queued", unit)
+	require.Equal(t, hook, h.Event.Hook)
+	_ = h.Run(context.Background(), d)
+	return h.Commit()
+}
+
+// As in Juju, a unit's own relation-broken hook still lists the relation,
+// with nobody in it; the unit leaves it when that hook commits, so a
+// broken hook that fails sees it again when retried.
+func TestBrokenHookStillListsItsRelation(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	id := m.RelateRemote("app", "postgresql", "pg", "database")
+	settle(t, m, r.dispatch)
+	m.Unrelate(id)
+	var ids, units []string
+	seen := func(fail bool) Dispatcher {
+		return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+			var err error
+			ids, err = j.RelationIDs(ctx, "postgresql")
+			require.NoError(t, err)
+			units = nil
+			if len(ids) > 0 {
+				units, err = j.RelationList(ctx, ids[0])
+				require.NoError(t, err)
+			}
+			if fail {
+				return errors.New("broken hook fails")
+			}
+			return nil
+		}
+	}
+	require.Error(t, step(t, m, "app/0", "postgresql-relation-broken", seen(true)))
+	assert.Equal(t, []string{"postgresql:1"}, ids, "the broken hook lists its relation")
+	assert.Empty(t, units, "with nobody in it")
+	require.NoError(t, step(t, m, "app/0", "postgresql-relation-broken", seen(false)))
+	assert.Equal(t, []string{"postgresql:1"}, ids, "and so does its retry")
+	m.Trigger("app/0", "update-status")
+	require.NoError(t, step(t, m, "app/0", "update-status", seen(false)))
+	assert.Empty(t, ids, "once the broken hook committed the relation is gone")
+
+	// A removed unit's own peers-relation-broken lists the peer relation.
+	m.RemoveUnit("app/1")
+	var peerIDs []string
+	peers := func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		var err error
+		peerIDs, err = j.RelationIDs(ctx, relation.PeerRelation)
+		return err
+	}
+	for _, hook := range []string{"postgresql-relation-broken", "peers-relation-departed", "peers-relation-broken"} {
+		require.NoError(t, step(t, m, "app/1", hook, peers))
+	}
+	assert.Equal(t, []string{"peers:0"}, peerIDs)
+}
+
+// A relation removed while a relation-joined is still queued: the joined
+// runs, but the broken hook lists nobody in the relation.
+func TestBrokenHookListsNobody(t *testing.T) {
+	t.Parallel()
+	m, r := webAndWorkers(t, 1)
+	id := m.Relate("web", "tsa", "worker", "web-tsa")
+	require.NoError(t, step(t, m, "web/0", "tsa-relation-created", r.dispatch))
+	require.NoError(t, step(t, m, "worker/0", "web-tsa-relation-created", r.dispatch))
+	m.Unrelate(id)
+	listed := map[string][]string{}
+	settle(t, m, func(ctx context.Context, hc relation.Context, j relation.Juju) error {
+		if hc.RelationID == "" {
+			return nil
+		}
+		units, err := j.RelationList(ctx, hc.RelationID)
+		listed[hc.Hook] = units
+		return err
+	})
+	assert.Equal(t, []string{"worker/0"}, listed["tsa-relation-joined"])
+	assert.Empty(t, listed["tsa-relation-broken"])
+	assert.Contains(t, listed, "tsa-relation-broken")
+}
+
+// Outside the peer relation only the leader may read its own
+// application's bag, as in Juju; in the peer relation every unit reads it.
+func TestNonLeaderReadsOwnAppBagOnlyInThePeerRelation(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.RelateRemote("app", "postgresql", "pg", "database")
+	settle(t, m, r.dispatch)
+	m.Tick(0)
+	ctx := context.Background()
+	for _, unit := range []string{"app/0", "app/1"} {
+		h := m.Begin(unit)
+		j := h.Juju()
+		_, err := j.RelationGet(ctx, "peers:0", "app", true)
+		require.NoError(t, err, "%s reads its peer application bag", unit)
+		_, err = j.RelationGet(ctx, "postgresql:1", "pg", true)
+		require.NoError(t, err, "%s reads the remote application's bag", unit)
+		_, err = j.RelationGet(ctx, "postgresql:1", "app", true)
+		if unit == m.Leader("app") {
+			require.NoError(t, err, "the leader reads its own application's bag")
+		} else {
+			var te *relation.ToolError
+			require.ErrorAs(t, err, &te, "a non-leader may not")
+			assert.Contains(t, te.Stderr, "permission denied")
+		}
+		h.CutOff()
+	}
+}
+
+// A unit removed before its peers ran relation-joined for it departs from
+// nobody: no peer gets relation-departed for it, and their joined and
+// changed still queued for it are dropped, as Juju drops them.
+func TestRemoveUnitDepartsOnlyFromThoseThatSawItJoin(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 2)
+	settle(t, m, r.dispatch)
+	m.AddUnit("app", t.TempDir())
+	for _, hook := range []string{"concourse-data-storage-attached", "install", "peers-relation-created"} {
+		require.NoError(t, step(t, m, "app/2", hook, r.dispatch))
+	}
+	require.Contains(t, m.Queue("app/0"), Event{Hook: "peers-relation-joined", RelationID: "peers:0", RemoteUnit: "app/2", RemoteApp: "app"})
+	// app/1 sees app/2 join; app/0 has not yet when app/2 goes.
+	for _, hook := range []string{"peers-relation-joined", "peers-relation-changed"} {
+		require.NoError(t, step(t, m, "app/1", hook, r.dispatch))
+	}
+	m.RemoveUnit("app/2")
+	assert.Empty(t, m.Queue("app/0"), "app/0 neither joins nor departs a unit it never saw")
+	assert.Equal(t, []Event{{Hook: "peers-relation-departed", RelationID: "peers:0", RemoteUnit: "app/2", RemoteApp: "app", DepartingUnit: "app/2"}}, m.Queue("app/1"))
+	for _, e := range m.Queue("app/2") {
+		assert.NotEqual(t, "peers-relation-departed", e.Hook, "app/2 saw nobody join (it never started)")
+	}
+	r.events = map[string][]string{}
+	settle(t, m, r.dispatch)
+	assert.Equal(t, []string{"peers-relation-departed"}, r.events["app/1"])
+	assert.Empty(t, r.events["app/0"])
+	for _, u := range []string{"app/0", "app/1"} {
+		h := m.Begin(u)
+		assert.Nil(t, h, "%s is at rest", u)
+	}
 }

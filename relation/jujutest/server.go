@@ -30,7 +30,7 @@ const (
 func Tools() []string {
 	return []string{"is-leader", "relation-ids", "relation-list", "relation-get", "relation-set", "config-get",
 		"action-get", "action-set", "action-fail", "action-log", "status-set", "application-version-set", "juju-log",
-		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "network-get", "secret-get"}
+		"storage-get", "storage-list", "resource-get", "open-port", "close-port", "opened-ports", "network-get", "secret-get"}
 }
 
 // Request is one tool call from a dispatch process.
@@ -57,6 +57,7 @@ type Server struct {
 	hooks    map[string]relation.Juju
 	calls    []Call
 	fail     map[string]int
+	hooksRun uint64 // numbers the hooks ProcessDispatcher runs
 	wg       sync.WaitGroup
 }
 
@@ -183,7 +184,7 @@ func (s *Server) Register(id string, j relation.Juju) (unregister func()) {
 // for this hook. A non-zero exit fails the hook; its output goes to logf.
 func (s *Server) ProcessDispatcher(binary string, env []string, logf func(unit, line string)) Dispatcher {
 	return func(ctx context.Context, hc relation.Context, j relation.Juju) error {
-		id := hc.Unit.Slug() + "-" + strconv.FormatUint(nextID(), 10)
+		id := hc.Unit.Slug() + "-" + strconv.FormatUint(s.nextID(), 10)
 		defer s.Register(id, j)()
 		cmd := exec.CommandContext(ctx, binary)
 		cmd.Env = append(append(append(withoutPath(os.Environ()), "PATH="+s.ToolsDir+":"+os.Getenv("PATH")), env...), hc.Env()...)
@@ -209,16 +210,11 @@ func (s *Server) ProcessDispatcher(binary string, env []string, logf func(unit, 
 	}
 }
 
-var (
-	idMu sync.Mutex
-	idN  uint64
-)
-
-func nextID() uint64 {
-	idMu.Lock()
-	defer idMu.Unlock()
-	idN++
-	return idN
+func (s *Server) nextID() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooksRun++
+	return s.hooksRun
 }
 
 func withoutPath(env []string) []string {
@@ -392,6 +388,19 @@ func call(ctx context.Context, j relation.Juju, argv []string, stdin []byte) ([]
 			return nil, j.ClosePort(ctx, n, proto)
 		}
 		return nil, j.OpenPort(ctx, n, proto)
+	case "opened-ports":
+		if err := f.only(); err != nil {
+			return nil, err
+		}
+		ports, err := j.OpenedPorts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []byte
+		for _, p := range ports {
+			out = append(out, p.String()+"\n"...)
+		}
+		return out, nil
 	case "network-get":
 		if err := f.only("--format=json"); err != nil {
 			return nil, err

@@ -89,6 +89,9 @@ func TestExecThroughToolsAgreesWithTheModel(t *testing.T) {
 	require.NoError(t, x.OpenPort(ctx, 2222, "tcp"))
 	require.NoError(t, x.ClosePort(ctx, 2222, "tcp"))
 	require.NoError(t, x.ClosePort(ctx, 2223, "tcp"), "closing a port that is not open is no error")
+	open, err := x.OpenedPorts(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, open, "the hook's own port changes are not committed yet")
 	n, err := x.NetworkGet(ctx, "peers")
 	require.NoError(t, err)
 	assert.Equal(t, m.Unit("app/0").Address, n.IngressAddress())
@@ -123,6 +126,15 @@ func TestExecThroughToolsAgreesWithTheModel(t *testing.T) {
 	assert.Equal(t, "a: b=c\nd", m.AppBag("app")["upgrade-last-error"])
 	assert.Equal(t, relation.Status{State: relation.Maintenance, Message: "Upgrade to 7.14.4: draining"}, m.Status("app/0"))
 	assert.Equal(t, []string{"8080/tcp"}, m.Ports("app/0"))
+
+	m.Tick(0)
+	h = m.Begin("app/0")
+	defer srv.Register("ctx-2", h.Juju())()
+	x.Env = []string{EnvSocket + "=" + srv.Socket, EnvContext + "=ctx-2"}
+	open, err = x.OpenedPorts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []relation.Port{relation.TCP(8080)}, open, "opened-ports lists the committed ports")
+	h.CutOff()
 }
 
 func TestToolsRefuseBadArgv(t *testing.T) {
@@ -139,6 +151,7 @@ func TestToolsRefuseBadArgv(t *testing.T) {
 		{"open-port", "http"},
 		{"close-port"},
 		{"close-port", "2222/tcp", "8080/tcp"},
+		{"opened-ports", "--endpoints"},
 		{"teleport"},
 	} {
 		_, err := call(context.Background(), j, argv, nil)
