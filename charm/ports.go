@@ -11,7 +11,7 @@ import (
 // while it runs web, and the TSA's while workers of other applications
 // (other models too) register with it.
 func (h *hook) wantedPorts() []relation.Port {
-	if !h.roles.Web || h.wire.portsErr != nil {
+	if !h.roles.Web {
 		return nil
 	}
 	want := []relation.Port{relation.TCP(h.wire.ports.Web)}
@@ -31,6 +31,11 @@ func (h *hook) wantedPorts() []relation.Port {
 // icmp (which this charm never opens, so an operator's) is left alone:
 // close-port of one port cannot close it.
 func (h *hook) syncPorts(ctx context.Context) error {
+	if h.wire.portsErr != nil {
+		// web-port does not fit this unit: a running web keeps its port
+		// (roleHeld), and so does Juju.
+		return nil
+	}
 	want := h.wantedPorts()
 	open, err := h.d.Juju.OpenedPorts(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm/charmtest"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation"
 	"github.com/stretchr/testify/assert"
@@ -71,4 +72,20 @@ func TestPortClosesAfterTwoFailedHooks(t *testing.T) {
 	converge(t, w)
 	assert.Empty(t, w.Model.Ports("concourse/0"), "the port closes once a hook succeeds")
 	assert.Equal(t, []string{"8093/tcp"}, w.Model.Ports("concourse/1"))
+}
+
+// A web-port that does not fit the unit running web (its number's offset
+// passes 65535) keeps web running on its old port, and the port open: the
+// status says what to fix.
+func TestPortStaysOpenWhileWebPortDoesNotFit(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, charmtest.Options{Units: 2})
+	w.Model.SetLeader("concourse/1")
+	converge(t, w)
+	require.Equal(t, []string{"8093/tcp"}, w.Model.Ports("concourse/1"))
+	w.Model.SetConfig("concourse", map[string]any{"web-port": 65530})
+	settle(t, w)
+	assert.Equal(t, "blocked: Unit number 1 puts CONCOURSE_BIND_PORT at 65543: lower juju config concourse web-port", status(w, "concourse/1"))
+	assert.NotZero(t, w.Machine("concourse/1").Running()[charm.RoleWeb], "web keeps running")
+	assert.Equal(t, []string{"8093/tcp"}, w.Model.Ports("concourse/1"), "and its port stays open")
 }
