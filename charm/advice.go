@@ -1086,6 +1086,7 @@ func pruning(err error) string {
 	}
 	return "pruning stalled workers " + strings.Join(workers, ", ")
 }
+
 // toolWords is what a failed hook tool said (Juju's "ERROR " dropped), or
 // the error itself when it is no tool's.
 func toolWords(err error) string {
