@@ -2,6 +2,7 @@ package charmtest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -377,13 +378,29 @@ func (v *countingVolume) Stage(ctx context.Context, req charm.StageRequest) erro
 		v.w.Server.InjectFault(releasetest.ReleasePath(req.Version.String()), releasetest.Fault{Kind: releasetest.FaultStatus, Status: 404})
 	}
 	err := v.Volume.Stage(ctx, req)
-	if !had && v.Staged(req.Version) {
+	if !had && v.Staged(req.Version) && v.installedBy(req.Version) == req.Unit {
+		// Units racing for one release all start unstaged; the one that
+		// installed it downloaded it, the others found it staged.
 		rel, _ := filepath.Rel(v.w.Dir, v.Root())
 		v.w.mu.Lock()
 		v.w.downloads[rel+" "+req.Version.String()]++
 		v.w.mu.Unlock()
 	}
 	return err
+}
+
+// installedBy is the unit that installed release ver on the volume, as
+// its release info says ("" when unreadable).
+func (v *countingVolume) installedBy(ver version.Version) string {
+	data, err := os.ReadFile(filepath.Join(v.Root(), storage.ReleasesDir, ver.String(), storage.ReleaseInfoFile))
+	if err != nil {
+		return ""
+	}
+	var info storage.ReleaseInfo
+	if json.Unmarshal(data, &info) != nil {
+		return ""
+	}
+	return info.Unit
 }
 
 func (v *countingVolume) SwitchCurrent(ctx context.Context, unit string, ver version.Version, revision uint64) error {
