@@ -810,7 +810,7 @@ func (m *Model) State() string {
 		fmt.Fprintf(&b, "secret %s revision=%d\n", uri, len(m.secrets[uri]))
 	}
 	for _, u := range m.sortedUnits() {
-		fmt.Fprintf(&b, "unit %s removed=%v started=%v created=%v tracked=%v status=%s queue=%v\n", u.Name, u.removed, u.started, u.created, u.tracked, u.status, u.queue)
+		fmt.Fprintf(&b, "unit %s removed=%v started=%v created=%v tracked=%v status=%s ports=%v queue=%v\n", u.Name, u.removed, u.started, u.created, u.tracked, u.status, u.ports, u.queue)
 		for _, id := range slices.Sorted(maps.Keys(u.joined)) {
 			fmt.Fprintf(&b, " joined %d %v\n", id, slices.Sorted(maps.Keys(u.joined[id])))
 		}

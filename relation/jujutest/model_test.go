@@ -642,3 +642,19 @@ func TestRemoveUnitDepartsOnlyFromThoseThatSawItJoin(t *testing.T) {
 		assert.Nil(t, h, "%s is at rest", u)
 	}
 }
+
+// Two models that differ only in a unit's committed ports are two states:
+// the explorer must not take one for the other.
+func TestStateTellsPortsApart(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 1)
+	settle(t, m, r.dispatch)
+	m.Tick(0)
+	c := m.Clone(func(old string) string { return old })
+	require.Equal(t, m.State(), c.State())
+	h := m.Begin("app/0")
+	require.NoError(t, h.Juju().OpenPort(context.Background(), 8080, "tcp"))
+	commit(t, h)
+	commit(t, c.Begin("app/0"))
+	assert.NotEqual(t, m.State(), c.State())
+}
