@@ -311,6 +311,24 @@ func TestWorkerDirOnNetworkFilesystem(t *testing.T) {
 	assert.Equal(t, "naive", envOf(t, w, "concourse/1", charm.RoleWorker)["CONCOURSE_BAGGAGECLAIM_DRIVER"])
 }
 
+// The operator's release-space figure replaces the estimate of the space an
+// install needs: more than the volume has refuses the release before any
+// download, with the figure in the status; cleared, the estimate (the
+// download's size here) lets the install go ahead.
+func TestReleaseSpaceConfigReachesTheInstall(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, charmtest.Options{Units: 1, Config: map[string]any{"release-space": "900TiB"}})
+	settle(t, w)
+	assert.Equal(t, 0, w.Downloads("7.14.3"), "refused before the download")
+	assert.True(t, strings.HasPrefix(status(w, "concourse/0"), "blocked: release-space=900.0 TiB but "), status(w, "concourse/0"))
+	assert.Empty(t, w.Machine("concourse/0").Running())
+
+	w.Model.SetConfig("concourse", map[string]any{"release-space": ""})
+	converge(t, w)
+	assert.Equal(t, 1, w.Downloads("7.14.3"))
+	assert.NotEmpty(t, w.Machine("concourse/0").Running())
+}
+
 // Juju's model proxy settings reach the release download and both
 // services.
 func TestProxiesReachTheDownloadAndTheServices(t *testing.T) {

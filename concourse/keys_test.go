@@ -109,11 +109,17 @@ func TestEnsureKeysGeneratesOnceThenReuses(t *testing.T) {
 
 	st, err := os.Stat(dir)
 	require.NoError(t, err)
-	assert.Equal(t, fs.FileMode(KeyDirMode), st.Mode().Perm())
+	// The modes as numbers, not the package's constants: a constant that
+	// drifts must fail here.
+	assert.Equal(t, fs.FileMode(0o700), st.Mode().Perm())
 	for _, f := range keyFiles() {
 		st, err := os.Stat(filepath.Join(dir, f.name))
 		require.NoError(t, err, f.name)
-		assert.Equal(t, fs.FileMode(f.mode), st.Mode().Perm(), f.name)
+		want := fs.FileMode(0o644)
+		if f.private {
+			want = 0o600
+		}
+		assert.Equal(t, want, st.Mode().Perm(), f.name)
 	}
 	assert.NoFileExists(t, filepath.Join(dir, KeySetIntentName))
 	assert.FileExists(t, filepath.Join(dir, KeySetRecordName))

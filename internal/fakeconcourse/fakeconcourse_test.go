@@ -60,7 +60,8 @@ func TestRefusesWhatConcourseRefuses(t *testing.T) {
 		env, err := MinimalEnv(concourse.RoleWorker, t.TempDir())
 		require.NoError(t, err)
 		edit(env)
-		cmd := exec.Command(f.Binary, "worker")
+		// command's deadline guard ends a fake that wrongly accepted.
+		cmd := command(t, f, "worker")
 		cmd.Env = os.Environ()
 		for k, v := range env {
 			cmd.Env = append(cmd.Env, k+"="+v)
@@ -68,10 +69,14 @@ func TestRefusesWhatConcourseRefuses(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		require.ErrorAs(t, err, &exit, "%s: %s", name, out)
-		assert.Equal(t, 2, exit.ExitCode(), name)
+		assert.Equal(t, 2, exit.ExitCode(), "%s: %s", name, out)
 	}
-	out, err := exec.Command(f.Binary, "worker", "--work-dir", "/x").CombinedOutput()
-	require.Error(t, err, "flags on the command line are refused: %s", out)
+	// A flag on the command line is refused even with every setting right.
+	out, err := command(t, f, "worker", "--work-dir", "/x").CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "flags on the command line are refused: %s", out)
+	assert.Equal(t, 2, exit.ExitCode(), "%s", out)
+	assert.Contains(t, string(out), "not [\"--work-dir\" \"/x\"]")
 }
 
 func TestWebRunsUntilTerm(t *testing.T) {

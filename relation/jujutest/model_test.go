@@ -134,6 +134,30 @@ func TestWritesCommitOnlyOnSuccessAndWakeTheOthers(t *testing.T) {
 	}
 }
 
+// The leader's application-bag writes wake the other units, and not the
+// leader: Juju sends no relation-changed for a unit's own writes, so the
+// charm must re-check after writing the record instead of waiting to hear.
+func TestAppBagWritesWakeTheOthersNotTheLeader(t *testing.T) {
+	t.Parallel()
+	m, r := deploy(t, 3)
+	settle(t, m, r.dispatch)
+	require.Equal(t, "app/0", m.Leader("app"))
+
+	r.app = map[string]string{"record": "1"}
+	m.Trigger("app/0", "update-status")
+	h := m.Begin("app/0")
+	require.NotNil(t, h)
+	require.NoError(t, h.Run(context.Background(), r.dispatch))
+	require.NoError(t, h.Commit())
+	require.Equal(t, map[string]string{"record": "1"}, m.AppBag("app"))
+
+	changed := Event{Hook: "peers-relation-changed", Relation: 0, RelationID: "peers:0", RemoteApp: "app"}
+	for _, u := range []string{"app/1", "app/2"} {
+		assert.Contains(t, m.Queue(u), changed, u)
+	}
+	assert.Empty(t, m.Queue("app/0"), "no event for the leader's own writes")
+}
+
 // Only the leader may write the application bag: others are refused at
 // once, and a leader that lost leadership while its hook ran loses its
 // writes at commit.
