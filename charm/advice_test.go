@@ -88,8 +88,8 @@ func adviceCases() []adviceCase {
 		// The operator's requests.
 		{&ConfigError{Option: "web-environment", Err: &concourse.ExtraEnvError{Role: concourse.RoleWeb, Line: 3, Key: "CONCOURSE_X", Reason: "is not a setting of concourse web"}},
 			"ConfigError/pass-through", relation.Blocked, whole("Fix juju config concourse-ci-machine web-environment: line 3 (CONCOURSE_X) is not a setting of concourse web")},
-		{errors.Join(&ConfigError{Option: "release-space", Value: "lots", Problem: "is not a size like 800MB or 2GiB"}),
-			"ConfigError", relation.Blocked, whole(`config release-space="lots" is not a size like 800MB or 2GiB; fix it: juju config concourse-ci-machine release-space=...`)},
+		{errors.Join(&ConfigError{Option: "release-space", Value: "lots", Problem: "is not a size like 800M or 2GiB"}),
+			"ConfigError", relation.Blocked, whole(`config release-space="lots" is not a size like 800M or 2GiB; fix it: juju config concourse-ci-machine release-space=...`)},
 		{&ConfigError{Option: "release-url", Value: strings.Repeat("https://mirror.example.com/", 5), Problem: "must contain {version}, which the charm replaces with the release, e.g. " + DefaultReleaseURL},
 			"ConfigError", relation.Blocked, has("; fix it: juju config concourse-ci-machine release-url=...")},
 		{&NoStorageError{}, "NoStorageError", relation.Blocked, has("juju add-storage concourse-ci-machine/12 concourse-data")},

@@ -14,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
 )
 
@@ -279,25 +280,23 @@ func (p *configParser) sha256(option string) string {
 	return v
 }
 
-var sizePattern = regexp.MustCompile(`^(\d+)\s*([KMGT]I?B|B)?$`)
-
 func (p *configParser) size(option string) int64 {
 	v := strings.TrimSpace(p.str(option))
 	if v == "" {
 		return 0
 	}
-	m := sizePattern.FindStringSubmatch(strings.ToUpper(v))
-	if m == nil {
-		p.fail(option, v, "is not a size like 800MB or 2GiB")
+	// The one parser of amounts (binary units, as Juju's constraints):
+	// the CLI's --space-needed reads the same way.
+	n, err := bytesize.Parse(v)
+	if e, ok := errors.AsType[*bytesize.Error](err); ok {
+		p.fail(option, v, "is not a size like 800M or 2GiB: "+e.Reason)
 		return 0
 	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}[m[2]]
-	if err != nil || n > math.MaxInt64/mult {
-		p.fail(option, v, "is too large")
+	if err != nil {
+		p.fail(option, v, err.Error())
 		return 0
 	}
-	return n * mult
+	return n
 }
 
 func (p *configParser) externalURL(option string) string {

@@ -35,7 +35,7 @@ func TestParseConfigReadsJujusTypes(t *testing.T) {
 	raw["web-port"] = json.Number("9090")
 	raw["keep-releases"] = float64(3)
 	raw["version"] = "v7.14.4"
-	raw["release-space"] = "800MB"
+	raw["release-space"] = "800M"
 	raw["release-sha256"] = strings.Repeat("AB", 32)
 	raw["external-url"] = "https://ci.example.com/"
 	c, err := ParseConfig(raw)
@@ -43,7 +43,7 @@ func TestParseConfigReadsJujusTypes(t *testing.T) {
 	assert.Equal(t, 9090, c.WebPort)
 	assert.Equal(t, 3, c.KeepReleases)
 	assert.Equal(t, "7.14.4", c.Version.String(), "a v prefix is accepted and dropped")
-	assert.Equal(t, int64(800_000_000), c.ReleaseSpace)
+	assert.Equal(t, int64(800<<20), c.ReleaseSpace, "M is MiB, as in Juju's constraints and the CLI's --space-needed")
 	assert.Equal(t, strings.Repeat("ab", 32), c.ReleaseSHA256)
 	assert.Equal(t, "https://ci.example.com", c.ExternalURL)
 	raw["release-space"] = "2GiB"
@@ -100,6 +100,7 @@ func TestParseConfigRefusesBadValues(t *testing.T) {
 		{"release-url", "ftp://example.com/{version}.tgz", "is not an http(s) URL"},
 		{"release-sha256", "abc", "is not a SHA-256 digest"},
 		{"release-space", "lots", "is not a size"},
+		{"release-space", "800MB", "decimal units are ambiguous here; use binary ones such as 800M"},
 		{"keep-releases", 0, "is not between 1 and 100"},
 		{"keep-releases", "two", "is not a whole number"},
 		{"keep-releases", 2.5, "is not a whole number"},
