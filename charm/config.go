@@ -16,6 +16,7 @@ import (
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/bytesize"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/version"
+	"github.com/concourse-ci-machine/concourse-ci-machine/services"
 )
 
 // Mode says which Concourse roles the application's units take.
@@ -43,13 +44,6 @@ const (
 	// location per unit), whether the location is shared or not.
 	SharedNone SharedStorage = "none"
 )
-
-// MinDrainTimeout is the shortest drain timeout the charm accepts: an idle
-// Concourse worker needs up to about 60 s to land (the ATC marks it landed
-// on its 30 s pass, the worker exits on the next 30 s heartbeat) and about
-// 30 s to retire, measured against concourse 7.x; below this every stop
-// would end in a kill and strand builds.
-const MinDrainTimeout = 90 * time.Second
 
 // DefaultReleaseURL is where Concourse publishes its release tarballs.
 const DefaultReleaseURL = "https://github.com/concourse/concourse/releases/download/v{version}/concourse-{version}-linux-amd64.tgz"
@@ -141,7 +135,7 @@ func parseConfig(raw map[string]any) (Config, map[string]bool, error) {
 		ReleaseSpace:         p.size("release-space"),
 		KeepReleases:         p.intIn("keep-releases", 1, 100),
 		PrepareTimeout:       p.duration("prepare-timeout", time.Minute, "give the drain of a busy worker time; at least 1m"),
-		DrainTimeout:         p.duration("drain-timeout", MinDrainTimeout, fmt.Sprintf("at least %s: an idle worker needs up to a minute to land, so a shorter drain kills workers and strands builds", MinDrainTimeout)),
+		DrainTimeout:         p.duration("drain-timeout", services.MinDrainTimeout, fmt.Sprintf("at least %s: an idle worker needs up to a minute to land, so a shorter drain kills workers and strands builds", services.MinDrainTimeout)),
 		WebPort:              p.intIn("web-port", 1, 65535),
 		ExternalURL:          p.externalURL("external-url"),
 		InitialAdminUsername: p.username("initial-admin-username"),

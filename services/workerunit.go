@@ -32,7 +32,8 @@ const (
 	// DefaultDrainTimeout is how long a stopping worker may take to land or
 	// retire: running builds get this long to finish.
 	DefaultDrainTimeout = 10 * time.Minute
-	// MinDrainTimeout is the shortest drain timeout the charm should accept.
+	// MinDrainTimeout is the shortest drain timeout the charm accepts (its
+	// config parsing refuses less).
 	// Measured against a real Concourse 7.x (web, PostgreSQL 15, a houdini
 	// worker): an IDLE worker needs up to ~60 s to land (the ATC marks it
 	// landed on its 30 s collection pass; the worker exits on the next 30 s
