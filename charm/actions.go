@@ -144,10 +144,7 @@ func (e *ParamError) Unwrap() error { return e.Err }
 
 // stageForAction gets v ready on the leader's volume for an action.
 func (h *hook) stageForAction(ctx context.Context, v version.Version) error {
-	if h.vol.Staged(v) {
-		return nil
-	}
-	if err := h.vol.Stage(ctx, h.stageRequest(ctx, v, h.next)); err != nil {
+	if err := h.ensureStaged(ctx, v, h.next); err != nil {
 		return &StageError{Version: v, Err: err}
 	}
 	return nil

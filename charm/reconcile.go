@@ -54,33 +54,34 @@ func (h *hook) actOnRecord(ctx context.Context) error {
 // know yet leaves `current` alone.
 func (h *hook) isSwitcher() bool { return h.leader || h.apart }
 
-// stage makes v present and verified on the volume. It reports whether v
-// is ready; a failure is a problem for the ack, a busy lock only a wait.
+// ensureStaged makes v present and verified on the volume, protecting
+// rec's releases from pruning; nil when v is ready.
+func (h *hook) ensureStaged(ctx context.Context, v version.Version, rec fsm.Record) error {
+	if h.vol.Staged(v) {
+		return nil
+	}
+	return h.vol.Stage(ctx, h.stageRequest(ctx, v, rec))
+}
+
+// stage makes v ready for the record. It reports whether v is ready; a
+// failure is a problem for the ack, a busy lock only a wait.
 func (h *hook) stage(ctx context.Context, v version.Version, rec fsm.Record) bool {
 	if v.IsZero() {
 		return false
 	}
-	if h.vol.Staged(v) {
-		return true
-	}
-	err := h.vol.Stage(ctx, h.stageRequest(ctx, v, rec))
-	switch {
-	case err == nil:
-		return true
-	case isStillWaiting(err):
-		h.waiting = append(h.waiting, describe(err))
-	default:
+	err := h.ensureStaged(ctx, v, rec)
+	if err != nil && !h.waitFor(err) {
 		h.problems = append(h.problems, fmt.Errorf("get Concourse %s ready: %w", v, err))
 	}
-	return false
+	return err == nil
 }
 
 // prestage downloads v ahead of need; failing is only noted.
 func (h *hook) prestage(ctx context.Context, v version.Version) {
-	if v.IsZero() || h.vol.Staged(v) {
+	if v.IsZero() {
 		return
 	}
-	if err := h.vol.Stage(ctx, h.stageRequest(ctx, v, fsm.Record{})); err != nil {
+	if err := h.ensureStaged(ctx, v, fsm.Record{}); err != nil {
 		h.notes = append(h.notes, fmt.Sprintf("could not download %s ahead: %s", v, describe(err)))
 	}
 }
@@ -89,17 +90,22 @@ func (h *hook) prestage(ctx context.Context, v version.Version) {
 // one. A failure is for the status (installErr), a busy lock a wait.
 func (h *hook) firstInstall(ctx context.Context) {
 	v := h.cfg.Version
-	if v.IsZero() || h.vol.Staged(v) {
+	if v.IsZero() {
 		return
 	}
-	err := h.vol.Stage(ctx, h.stageRequest(ctx, v, fsm.Record{}))
-	switch {
-	case err == nil:
-	case isStillWaiting(err):
-		h.waiting = append(h.waiting, describe(err))
-	default:
+	if err := h.ensureStaged(ctx, v, fsm.Record{}); err != nil && !h.waitFor(err) {
 		h.installErr = fmt.Errorf("get Concourse %s ready: %w", v, err)
 	}
+}
+
+// waitFor notes err as a wait when it resolves by itself (another unit
+// holds the volume lock) and says whether it did.
+func (h *hook) waitFor(err error) bool {
+	if !isStillWaiting(err) {
+		return false
+	}
+	h.waiting = append(h.waiting, describe(err))
+	return true
 }
 
 func (h *hook) stageRequest(ctx context.Context, v version.Version, rec fsm.Record) StageRequest {

@@ -250,11 +250,9 @@ func (h *hook) roleHeld(role Role) (stop bool, err error) {
 // hold reports a role held back: a wait that resolves by itself, or what
 // the operator must do.
 func (h *hook) hold(err error) {
-	if isStillWaiting(err) {
-		h.waiting = append(h.waiting, describe(err))
-		return
+	if !h.waitFor(err) {
+		h.held = append(h.held, err)
 	}
-	h.held = append(h.held, err)
 }
 
 // proxy is the model's proxy settings.
