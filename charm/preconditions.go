@@ -7,10 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
+	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 )
 
 // Worker preconditions: what the machine must offer a worker's runtime
@@ -177,19 +177,11 @@ func (h *hook) containerdHolder() (string, error) {
 			continue // unreadable, or no containerd worker
 		}
 		if !mine || e.Name() < filepath.Base(own) {
-			return unitOfSlug(e.Name()), nil
+			if n, err := unitname.ParseSlug(e.Name()); err == nil {
+				return n.String(), nil
+			}
+			return e.Name(), nil // not a unit's directory: name it as it is
 		}
 	}
 	return "", nil
-}
-
-// unitOfSlug turns a state directory's name (a unit's slug, "app-N") back
-// into the unit's name.
-func unitOfSlug(slug string) string {
-	if i := strings.LastIndexByte(slug, '-'); i > 0 {
-		if _, err := strconv.Atoi(slug[i+1:]); err == nil {
-			return slug[:i] + "/" + slug[i+1:]
-		}
-	}
-	return slug
 }

@@ -173,13 +173,6 @@ func TestContainerdHolder(t *testing.T) {
 	assert.NoError(t, h.workerPreconditions())
 }
 
-func TestUnitOfSlug(t *testing.T) {
-	t.Parallel()
-	for slug, unit := range map[string]string{"concourse-0": "concourse/0", "concourse-ci-machine-12": "concourse-ci-machine/12", "odd": "odd", "odd-x": "odd-x"} {
-		assert.Equal(t, unit, unitOfSlug(slug))
-	}
-}
-
 // The pending workers survive in the local state, with their clock
 // readings under "at" (which the model checker ignores).
 func TestPendingPrunesPersist(t *testing.T) {

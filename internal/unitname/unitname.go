@@ -116,3 +116,16 @@ func (n Name) IsZero() bool { return n.App == "" }
 // Slug is "app-N": a name usable as a file name or inside a systemd unit
 // name. The mapping is one-to-one because N has no '-'.
 func (n Name) Slug() string { return n.App + "-" + strconv.Itoa(n.Number) }
+
+// ParseSlug reads a Slug back: the unit number follows the last '-'.
+func ParseSlug(s string) (Name, error) {
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return Name{}, &Error{Input: s, Reason: `it has no "-" before the unit number`}
+	}
+	n, err := Parse(s[:i] + "/" + s[i+1:])
+	if e, ok := err.(*Error); ok {
+		return Name{}, &Error{Input: s, Reason: e.Reason}
+	}
+	return n, err
+}

@@ -64,5 +64,16 @@ func TestSlugIsOneToOne(t *testing.T) {
 	assert.NotEqual(t, MustParse("a-1/2").Slug(), MustParse("a/12").Slug())
 	assert.Equal(t, "a-12", MustParse("a/12").Slug())
 	require.NoError(t, CheckApp("concourse-ci"))
+	for _, n := range []string{"concourse/0", "concourse-ci-machine/12", "a/7"} {
+		back, err := ParseSlug(MustParse(n).Slug())
+		require.NoError(t, err, n)
+		assert.Equal(t, n, back.String())
+	}
+	for _, bad := range []string{"odd", "odd-x", "odd-01", "-3", "Odd-1"} {
+		_, err := ParseSlug(bad)
+		var e *Error
+		require.ErrorAs(t, err, &e, bad)
+		assert.Equal(t, bad, e.Input)
+	}
 	assert.Error(t, CheckApp("Concourse"))
 }
