@@ -294,6 +294,11 @@ type Explorer struct {
 	// Scratch is where clones live (each removed once explored).
 	Scratch string
 
+	// Progress, when set, is told of each ProgressEvery-th state, so a
+	// long search (make soak) says how far it got.
+	Progress      func(e *Explorer)
+	ProgressEvery int
+
 	States  int // distinct states explored
 	Leaves  int // schedules that came to rest and passed liveness
 	Pruned  int
@@ -329,6 +334,9 @@ func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budge
 	}
 	e.visited[key] = b
 	e.States++
+	if e.Progress != nil && e.ProgressEvery > 0 && e.States%e.ProgressEvery == 0 {
+		e.Progress(e)
+	}
 	choices := w.Choices(b, e.Faults)
 	if len(choices) == 0 || len(path) >= e.MaxDepth {
 		return e.leaf(ctx, w, path)

@@ -61,8 +61,11 @@ func TestExhaustiveSchedules(t *testing.T) {
 	}
 	w := upgradeStart(t, *exploreN, apart)
 	scratch := t.TempDir()
-	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2, Actions: *exploreActions}, MaxDepth: 80, Scratch: scratch}
 	start := time.Now()
+	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2, Actions: *exploreActions}, MaxDepth: 80, Scratch: scratch,
+		ProgressEvery: 50_000, Progress: func(e *Explorer) {
+			t.Logf("... %d states, %d at rest, %d pruned, %s", e.States, e.Leaves, e.Pruned, time.Since(start).Round(time.Second))
+		}}
 	err := e.Explore(ctx, w)
 	t.Logf("explored %d states, %d schedules at rest, %d pruned, %s", e.States, e.Leaves, e.Pruned, time.Since(start).Round(time.Millisecond))
 	if err != nil {
