@@ -53,7 +53,7 @@ test: lint
 # schedules with faults and operator actions, and every schedule of an
 # upgrade on 3 units (one with its own volume) with up to 2 faults.
 soak:
-	$(GO) test -count=1 -timeout 6h -run '^(TestRandomSchedules|TestExhaustiveSchedules)$$' ./charm/charmtest \
+	$(GO) test -v -count=1 -timeout 6h -run '^(TestRandomSchedules|TestExhaustiveSchedules)$$' ./charm/charmtest \
 		-args -seeds=10000 -explore-units=3 -explore-faults=2
 
 # The mission's figures, each a ratio measured in one run: install against

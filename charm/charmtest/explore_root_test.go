@@ -138,6 +138,9 @@ func TestRandomSchedules(t *testing.T) {
 			t.Logf("trace:\n%s", strings.Join(w.Model.Trace(), "\n"))
 		}
 		require.NoError(t, os.RemoveAll(dir))
+		if n := i + 1; n%1000 == 0 {
+			t.Logf("... %d seeds, %d failed", n, failures)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ package charmtest
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -35,7 +36,7 @@ func inPrivateTmp(t *testing.T) bool {
 	dir := t.TempDir()
 	args := []string{"--mount", "--propagation", "private", "--", "sh", "-c",
 		`mount -t tmpfs -o size=2g tmpfs "$1" && shift && export TMPDIR="$0" && exec "$@"`, dir, dir,
-		self, "-test.run", "^" + t.Name() + "$", "-test.v", "-test.count=1", "-test.timeout=30m"}
+		self, "-test.run", "^" + t.Name() + "$", "-test.v", "-test.count=1", "-test.timeout=" + flag.Lookup("test.timeout").Value.String()}
 	flag.Visit(func(f *flag.Flag) {
 		if !strings.HasPrefix(f.Name, "test.") {
 			args = append(args, "-"+f.Name+"="+f.Value.String())
@@ -49,6 +50,11 @@ func inPrivateTmp(t *testing.T) bool {
 		cmd := exec.Command("unshare", args...)
 		cmd.Env = append(os.Environ(), privateTmpEnv+"="+t.Name())
 		cmd.Stdout, cmd.Stderr = &out, &out
+		if testing.Verbose() {
+			// A long search (make soak) shows its progress as it goes.
+			cmd.Stdout = io.MultiWriter(&out, os.Stdout)
+			cmd.Stderr = cmd.Stdout
+		}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		done <- cmd.Run()
 	}()
