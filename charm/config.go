@@ -282,12 +282,12 @@ func (p *configParser) size(option string) int64 {
 	// The one parser of amounts (binary units, as Juju's constraints):
 	// the CLI's --space-needed reads the same way.
 	n, err := bytesize.Parse(v)
-	if e, ok := errors.AsType[*bytesize.Error](err); ok {
-		p.fail(option, v, "is not a size like 800M or 2GiB: "+e.Reason)
-		return 0
-	}
 	if err != nil {
-		p.fail(option, v, err.Error())
+		reason := err.Error()
+		if e, ok := errors.AsType[*bytesize.Error](err); ok {
+			reason = e.Reason
+		}
+		p.fail(option, v, "is not a size like 800M or 2GiB: "+reason)
 		return 0
 	}
 	return n

@@ -31,9 +31,10 @@ func (h *hook) wantedPorts() []relation.Port {
 // icmp (which this charm never opens, so an operator's) is left alone:
 // close-port of one port cannot close it.
 func (h *hook) syncPorts(ctx context.Context) error {
-	if h.wire.portsErr != nil {
+	if h.wire.portsErr != nil && h.roles.Web {
 		// web-port does not fit this unit: a running web keeps its port
-		// (roleHeld), and so does Juju.
+		// (roleHeld), and so does Juju. A unit without web closes its
+		// ports as usual (wantedPorts needs no port numbers then).
 		return nil
 	}
 	want := h.wantedPorts()

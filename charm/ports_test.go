@@ -88,4 +88,12 @@ func TestPortStaysOpenWhileWebPortDoesNotFit(t *testing.T) {
 	assert.Equal(t, "blocked: Unit number 1 puts CONCOURSE_BIND_PORT at 65543: lower juju config concourse web-port", status(w, "concourse/1"))
 	assert.NotZero(t, w.Machine("concourse/1").Running()[charm.RoleWeb], "web keeps running")
 	assert.Equal(t, []string{"8093/tcp"}, w.Model.Ports("concourse/1"), "and its port stays open")
+
+	// Leadership moves back: unit 1 stops web and closes its port, though
+	// web-port still does not fit it.
+	w.Model.SetLeader("concourse/0")
+	settle(t, w)
+	assert.Zero(t, w.Machine("concourse/1").Running()[charm.RoleWeb], "web moved to the leader")
+	assert.Empty(t, w.Model.Ports("concourse/1"), "a unit without web serves no port")
+	assert.Equal(t, []string{"65530/tcp"}, w.Model.Ports("concourse/0"))
 }

@@ -47,12 +47,14 @@ func TestChangedServiceIsRestartedAfterAFailedStep(t *testing.T) {
 	assert.Contains(t, status(w, "concourse/0"), "injected")
 	w.Model.Tick(5 * time.Minute) // update-status
 	settle(t, w)
+	checked := 0
 	for _, u := range w.Model.Units("concourse") {
 		m := w.Machine(u)
 		for role, unit := range m.Installed() {
 			if _, runs := m.Running()[role]; !runs {
 				continue
 			}
+			checked++
 			assert.Equal(t, "debug", unit.Env["CONCOURSE_LOG_LEVEL"], "%s %s", u, role)
 			restarted := false
 			for _, line := range m.Journal[marks[u]:] {
@@ -61,4 +63,5 @@ func TestChangedServiceIsRestartedAfterAFailedStep(t *testing.T) {
 			assert.True(t, restarted, "%s's %s runs its new file: %v", u, role, m.Journal[marks[u]:])
 		}
 	}
+	assert.Equal(t, 2, checked, "web on the leader and the other unit's worker run")
 }

@@ -55,8 +55,9 @@ type Juju interface {
 	ClosePort(ctx context.Context, port int, protocol string) error
 	// OpenedPorts is opened-ports: the unit's ports as Juju has
 	// committed them. Juju applies open-port and close-port only when the
-	// hook exits 0 (a failed hook's are dropped), so this hook's own are
-	// not listed.
+	// hook exits 0 (a failed hook's are dropped). Whether this hook's own
+	// requests are listed too, Juju's documentation (no) and its code
+	// (merged in) disagree: ask before asking for any change.
 	OpenedPorts(ctx context.Context) ([]Port, error)
 	NetworkGet(ctx context.Context, binding string) (Network, error)
 	// SecretGet reads a secret this unit consumes. Juju answers the

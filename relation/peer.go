@@ -103,8 +103,8 @@ type Member struct {
 	Facts  Facts
 }
 
-// Peers is the peer relation as one hook reads it at its start: what Juju
-// has committed, nothing this hook wrote.
+// Peers is the peer relation as one hook reads it at its start: the
+// exported fields are what Juju has committed, nothing this hook wrote.
 type Peers struct {
 	ID   string
 	Self unitname.Name
@@ -121,7 +121,8 @@ type Peers struct {
 	Own     Member
 	Members map[string]Member // keyed by unit, the others only
 
-	// The bags as read, so that writes send only what differs.
+	// The bags as read, then as this hook's writes left them, so that
+	// writes send only what differs.
 	appBag, ownBag map[string]string
 }
 
@@ -132,7 +133,8 @@ var ErrNoPeerRelation = errors.New("the peer relation is not there yet")
 // ReadPeers reads the peer relation once. A bag that does not decode is
 // reported in the result, not as an error: the hook goes on with what it can
 // read and reports the rest. In the unit's own peers-relation-broken, which
-// Juju runs with the relation still listed, there is none.
+// Juju runs with the relation still listed, there is none (the charm
+// itself sends that hook to its leaving path, which reads no peers).
 func ReadPeers(ctx context.Context, j Juju, hc Context) (*Peers, error) {
 	self := hc.Unit
 	ids, err := LiveRelationIDs(ctx, j, hc, PeerRelation)

@@ -581,7 +581,8 @@ func (j hookJuju) portRequest(tool string, port int, protocol string) error {
 	return nil
 }
 
-// OpenedPorts lists the unit's committed ports, not this hook's requests.
+// OpenedPorts lists the unit's committed ports, not this hook's requests
+// (as Juju documents it; see relation.Juju).
 func (j hookJuju) OpenedPorts(ctx context.Context) ([]relation.Port, error) {
 	defer j.lock()()
 	ports := []relation.Port{}
