@@ -207,4 +207,10 @@ func TestMarkerOnFullDisk(t *testing.T) {
 	assert.NotContains(t, err.Error(), "unpacking")
 	assert.NoFileExists(t, v.Path(ProgressFile))
 	assert.Empty(t, listNames(t, v.Root(), TempInfix), "no temporary file is left")
+
+	// The sharing token is a marker too.
+	_, err = l.EnsureVolumeID()
+	ns = requireNoSpace(t, err)
+	assert.Equal(t, VolumeIDFile, ns.File)
+	assert.NoFileExists(t, v.Path(VolumeIDFile))
 }

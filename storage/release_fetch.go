@@ -165,7 +165,14 @@ func (p *PartialRelease) Commit() (*ReleaseInfo, error) {
 		return v.syncDir(v.Path(ReleasesDir))
 	})
 	if err != nil {
-		return nil, errors.Join(err, p.Discard())
+		err = errors.Join(err, p.Discard())
+		if isNoSpace(err) {
+			// Whatever filled up (the release info, a sync, the rename), the
+			// partial release is gone: say so of the release, with the space
+			// free now.
+			return nil, &NoSpaceError{Path: p.l.v.Path(ReleasesDir), Need: -1, Basis: SpaceUnknown, Written: p.Stats.Bytes, Err: err, Free: p.l.v.freeBytes()}
+		}
+		return nil, err
 	}
 	return info, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -166,4 +167,37 @@ func TestSpaceNeeded(t *testing.T) {
 	putFile(t, garbage, strings.Repeat("x", 96)+"\x01\x00\x00\x00")
 	_, ok = gzipUnpackedSize(garbage)
 	assert.False(t, ok, "a trailer smaller than the file is not trusted")
+}
+
+// fullAtSync is a durability whose data sync meets a full disk.
+type fullAtSync struct{ osDurability }
+
+func (fullAtSync) syncData(string) error {
+	return &os.PathError{Op: "fsync", Path: "x", Err: syscall.ENOSPC}
+}
+
+// A disk that fills while the release is committed (its info, the sync,
+// the rename) is a *NoSpaceError of the release, with what was unpacked
+// and the space free once the partial release is gone, not the system's
+// bare error.
+func TestCommitOnAFullDiskIsNoSpace(t *testing.T) {
+	t.Parallel()
+	v := testVolume(t, withDurability(fullAtSync{osDurability{noSync: true}}))
+	l, err := v.TryLock(Holder{Unit: "concourse/0"})
+	require.NoError(t, err)
+	defer l.Release()
+	p, err := l.FetchRelease(context.Background(), ver("7.14.3"), localRelease(t, "7.14.3", 64<<10))
+	require.NoError(t, err)
+	_, err = p.Commit()
+	var ns *NoSpaceError
+	require.ErrorAs(t, err, &ns)
+	assert.Empty(t, ns.File, "the release, not a file of it")
+	assert.Equal(t, v.Path(ReleasesDir), ns.Path)
+	assert.Equal(t, p.Stats.Bytes, ns.Written)
+	assert.Positive(t, ns.Free)
+	assert.ErrorIs(t, err, syscall.ENOSPC)
+	assert.NoDirExists(t, v.ReleaseDir(ver("7.14.3")))
+	entries, err := os.ReadDir(v.Path(ReleasesDir))
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing of the release is left")
 }

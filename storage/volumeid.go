@@ -24,7 +24,8 @@ func (l *Lock) EnsureVolumeID() (string, error) {
 			return err
 		}
 		id = fsutil.RandomHex(volumeIDLen / 2)
-		return l.v.cfg.atomic.WriteFile(l.v.Path(VolumeIDFile), []byte(id+"\n"), FileMode)
+		path := l.v.Path(VolumeIDFile)
+		return l.v.fileNoSpace(l.v.cfg.atomic.WriteFile(path, []byte(id+"\n"), FileMode), path)
 	})
 	if err != nil {
 		return "", err
