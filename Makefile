@@ -68,8 +68,12 @@ bench:
 bench-all:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 20m ./...
 
-demo: build
-	./bin/concourse-ci-demo $(ARGS)
+# The build's lines go to stderr, so that `make demo ARGS=--json` prints
+# only the summary on stdout.
+demo:
+	@$(MAKE) --no-print-directory build >&2
+	@echo './bin/concourse-ci-demo $(ARGS)' >&2
+	@./bin/concourse-ci-demo $(ARGS)
 
 docs:
 	$(GO) run ./cmd/concourse-ci-machine states --format markdown > docs/states.md.tmp
