@@ -73,6 +73,9 @@ type Budget struct {
 	Ticks  int
 	// Actions is how many operator actions may still be queued.
 	Actions int
+	// Switches is how many more times the search may leave a unit that
+	// still has a hook ready for another unit's hook (Explorer.MaxSwitches).
+	Switches int
 }
 
 // spend is what is left of b once c happened; fault says c was a fault
@@ -291,6 +294,11 @@ type Explorer struct {
 	Budget Budget
 	// MaxDepth bounds a schedule's length.
 	MaxDepth int
+	// MaxSwitches, above zero, bounds how often a schedule leaves a unit
+	// whose next hook is ready for another unit's hook (a preemption
+	// bound, as in CHESS): orders that need more switches are not
+	// searched, which makes 3 units tractable. Zero: every order.
+	MaxSwitches int
 	// Scratch is where clones live (each removed once explored).
 	Scratch string
 
@@ -323,12 +331,19 @@ func (f *Failure) Error() string {
 // Explore searches every schedule from w; w itself is not changed.
 func (e *Explorer) Explore(ctx context.Context, w *World) error {
 	e.visited = map[string]Budget{}
-	return e.explore(ctx, w, nil, e.Budget)
+	b := e.Budget
+	b.Switches = e.MaxSwitches
+	return e.explore(ctx, w, nil, b, "")
 }
 
-func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budget) error {
+// explore searches from w, which path reached; last is the unit whose hook
+// ran last (what a switch leaves).
+func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budget, last string) error {
 	key := w.Key()
-	if seen, ok := e.visited[key]; ok && seen.Faults >= b.Faults && seen.Ticks >= b.Ticks && seen.Actions >= b.Actions {
+	if e.MaxSwitches > 0 {
+		key += "\x00last " + last // what a switch costs depends on it
+	}
+	if seen, ok := e.visited[key]; ok && seen.Faults >= b.Faults && seen.Ticks >= b.Ticks && seen.Actions >= b.Actions && seen.Switches >= b.Switches {
 		e.Pruned++
 		return nil
 	}
@@ -341,7 +356,18 @@ func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budge
 	if len(choices) == 0 || len(path) >= e.MaxDepth {
 		return e.leaf(ctx, w, path)
 	}
+	lastReady := last != "" && slices.Contains(w.Ready(), last)
 	for _, c := range choices {
+		sb, nextLast := b, last
+		if c.Kind == Step {
+			nextLast = c.Unit
+			if e.MaxSwitches > 0 && lastReady && c.Unit != last {
+				if b.Switches == 0 {
+					continue
+				}
+				sb.Switches--
+			}
+		}
 		dir, err := os.MkdirTemp(e.Scratch, "w-")
 		if err != nil {
 			return err
@@ -350,12 +376,12 @@ func (e *Explorer) explore(ctx context.Context, w *World, path []Choice, b Budge
 		if err != nil {
 			return err
 		}
-		nb := b.spend(c, next.Apply(ctx, c))
+		nb := sb.spend(c, next.Apply(ctx, c))
 		p := append(slices.Clone(path), c)
 		if v := next.Violations(); len(v) > 0 {
 			return &Failure{Path: p, Err: fmt.Errorf("invariants: %s", strings.Join(v, "; ")), Trace: next.Model.Trace()}
 		}
-		if err := e.explore(ctx, next, p, nb); err != nil {
+		if err := e.explore(ctx, next, p, nb, nextLast); err != nil {
 			return err
 		}
 		if err := os.RemoveAll(dir); err != nil {

@@ -24,9 +24,12 @@ var (
 	maxFaults  = flag.Int("max-faults", 3, "faults per random schedule")
 	exploreN   = flag.Int("explore-units", 2, "units in the exhaustive search (make soak: 3)")
 	exploreMax = flag.Int("explore-faults", 2, "faults per schedule in the exhaustive search")
+	// A preemption bound keeps 3 units tractable (make soak); 0 searches
+	// every order, as make test does for 2 units.
+	exploreSwitches = flag.Int("explore-switches", 0, "switches away from a unit with a ready hook per schedule in the exhaustive search (0: unbounded)")
 	// exploreActions adds operator actions (abort, retry, rollback, a next
 	// upgrade) to the first exhaustive search: 9k states become 139k.
-	exploreActions = flag.Int("explore-actions", 0, "operator actions per schedule in the exhaustive search (make soak: 1)")
+	exploreActions = flag.Int("explore-actions", 0, "operator actions per schedule in the exhaustive search")
 	verbose        = flag.Bool("trace", false, "print every schedule's steps and the model's trace")
 )
 
@@ -62,7 +65,7 @@ func TestExhaustiveSchedules(t *testing.T) {
 	w := upgradeStart(t, *exploreN, apart)
 	scratch := t.TempDir()
 	start := time.Now()
-	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2, Actions: *exploreActions}, MaxDepth: 80, Scratch: scratch,
+	e := &Explorer{Faults: allFaults(), Budget: Budget{Faults: *exploreMax, Ticks: 2, Actions: *exploreActions}, MaxDepth: 80, Scratch: scratch, MaxSwitches: *exploreSwitches,
 		ProgressEvery: 50_000, Progress: func(e *Explorer) {
 			t.Logf("... %d states, %d at rest, %d pruned, %s", e.States, e.Leaves, e.Pruned, time.Since(start).Round(time.Second))
 		}}
