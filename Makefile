@@ -47,6 +47,8 @@ unit:
 	@$(GO) test -count=1 -tags unit $(UNIT_PKGS)
 
 test: lint
+	@if [ -z "$$CONCOURSE_BIN" ] || [ -z "$$PG_URL" ]; then \
+		echo 'make test: CONCOURSE_BIN and PG_URL are not both set, so TestDemoAgainstARealConcourse (a real Concourse, end to end) skips'; fi
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The upgrade protocol's long searches (charm/charmtest): 10,000 random

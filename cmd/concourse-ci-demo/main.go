@@ -19,7 +19,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -59,6 +61,9 @@ type options struct {
 	dispatch   string
 	drainAfter time.Duration
 	timeout    time.Duration
+	// concourse is a real concourse binary, postgres the database its web
+	// uses (postgres://user:password@host:port/db).
+	concourse, postgres string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -74,6 +79,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags.StringVar(&o.dispatch, "dispatch", "", "the built concourse-ci-machine (default: next to this program)")
 	flags.DurationVar(&o.drainAfter, "drain-after", 2*time.Second, "how long a fake worker takes to land")
 	flags.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long deploy and upgrade may each take")
+	flags.StringVar(&o.concourse, "concourse", "", "a real concourse binary: deploy its version (no upgrade) and check web's API (/api/v1/info, the workers registered); needs --postgres")
+	flags.StringVar(&o.postgres, "postgres", "", "with --concourse: the PostgreSQL web uses, postgres://user:password@host:port/database")
 	if err := flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			flags.SetOutput(stdout)
@@ -87,6 +94,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.units < 1 || o.units > 20 || flags.NArg() > 0 {
 		fmt.Fprintf(stderr, "concourse-ci-demo: --units takes 1 to 20 and no arguments follow the flags\n")
 		return 2
+	}
+	if (o.concourse == "") != (o.postgres == "") {
+		fmt.Fprintf(stderr, "concourse-ci-demo: --concourse and --postgres go together: a real Concourse's web needs a database\n")
+		return 2
+	}
+	if o.postgres != "" {
+		if _, err := postgresData(o.postgres); err != nil {
+			fmt.Fprintf(stderr, "concourse-ci-demo: --postgres: %v\n", err)
+			return 2
+		}
+		if o.mode != "auto" && o.mode != "all" {
+			fmt.Fprintf(stderr, "concourse-ci-demo: --concourse runs mode auto or all (web and workers in one application)\n")
+			return 2
+		}
 	}
 	progress := stdout
 	if o.json {
@@ -144,7 +165,7 @@ func demo(ctx context.Context, o options, progress io.Writer) (localcluster.Summ
 		return summary, err
 	}
 	root := filepath.Join(inst.ScratchDir, "demo")
-	c, err := localcluster.Start(ctx, localcluster.Options{
+	opts := localcluster.Options{
 		Units: o.units, Config: map[string]any{"mode": o.mode}, Releases: []string{o.from, o.to},
 		Dispatch: dispatch, Multi: multi, Root: root, Systemd: inst, DrainAfter: o.drainAfter,
 		Timeline: func(e localcluster.Event) {
@@ -154,7 +175,14 @@ func demo(ctx context.Context, o options, progress io.Writer) (localcluster.Summ
 			}
 			out.printf("%7.2fs  %-18s %s", e.At.Seconds(), who, e.What)
 		},
-	})
+	}
+	if o.concourse != "" {
+		if err := realConcourse(ctx, inst, o, &opts); err != nil {
+			return summary, err
+		}
+		o.from = opts.Releases[0]
+	}
+	c, err := localcluster.Start(ctx, opts)
 	if err != nil {
 		return summary, err
 	}
@@ -162,6 +190,9 @@ func demo(ctx context.Context, o options, progress io.Writer) (localcluster.Summ
 	out.printf("== juju deploy concourse-ci-machine -n %d --config mode=%s --config version=%s (one shared volume)", o.units, o.mode, o.from)
 	if err := c.Deploy(ctx, o.units, o.timeout); err != nil {
 		return summary, err
+	}
+	if o.concourse != "" {
+		return checkRealConcourse(ctx, c, o, out)
 	}
 	out.printf("== juju run concourse/leader upgrade version=%s", o.to)
 	began := time.Now()
@@ -219,4 +250,62 @@ func (l *lineWriter) printf(format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	fmt.Fprintf(l.w, format+"\n", args...)
+}
+
+// realConcourse points opts at a real concourse binary: its version is the
+// one release, run from where the units see it, and web gets the given
+// PostgreSQL.
+func realConcourse(ctx context.Context, inst *systemdtest.Instance, o options, opts *localcluster.Options) error {
+	out, err := exec.CommandContext(ctx, o.concourse, "--version").Output()
+	if err != nil {
+		return fmt.Errorf("--concourse %s: run with --version: %w", o.concourse, err)
+	}
+	bin, err := inst.CopyExecutable(o.concourse)
+	if err != nil {
+		return err
+	}
+	pg, err := postgresData(o.postgres)
+	if err != nil {
+		return err
+	}
+	opts.Releases, opts.Concourse, opts.Postgres = []string{strings.TrimSpace(string(out))}, bin, pg
+	return nil
+}
+
+// checkRealConcourse asks web's API for its version and waits for every
+// worker to register.
+func checkRealConcourse(ctx context.Context, c *localcluster.Cluster, o options, out *lineWriter) (localcluster.Summary, error) {
+	want := o.units - 1 // mode auto: the leader runs web, the others workers
+	if o.mode == "all" {
+		want = o.units
+	}
+	out.printf("== web's API: /api/v1/info and %d workers registered", want)
+	info, workers, err := c.CheckConcourse(ctx, want, o.timeout)
+	if err != nil {
+		return localcluster.Summary{}, err
+	}
+	summary, err := c.Summarize(0)
+	if err != nil {
+		return summary, err
+	}
+	summary.API = &localcluster.APICheck{Version: info.Version, Workers: map[string]string{}}
+	for _, w := range workers {
+		summary.API.Workers[w.Name] = w.State
+	}
+	return summary, ctx.Err()
+}
+
+// postgresData is what a postgresql_client provider would answer for a
+// postgres://user:password@host:port/database URL.
+func postgresData(raw string) (map[string]string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	password, _ := u.User.Password()
+	database := strings.TrimPrefix(u.Path, "/")
+	if (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Port() == "" || u.User.Username() == "" || database == "" {
+		return nil, fmt.Errorf("%q is not postgres://user:password@host:port/database", raw)
+	}
+	return map[string]string{"endpoints": u.Host, "username": u.User.Username(), "password": password, "database": database}, nil
 }

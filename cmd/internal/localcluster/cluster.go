@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/concourse-ci-machine/concourse-ci-machine/charm"
+	"github.com/concourse-ci-machine/concourse-ci-machine/concourse"
 	"github.com/concourse-ci-machine/concourse-ci-machine/fsm"
 	"github.com/concourse-ci-machine/concourse-ci-machine/internal/unitname"
 	"github.com/concourse-ci-machine/concourse-ci-machine/relation/jujutest"
@@ -49,6 +51,13 @@ type Options struct {
 	Systemd *systemdtest.Instance
 	// DrainAfter is how long a fake worker takes to land.
 	DrainAfter time.Duration
+	// Concourse, when set, is a real concourse binary (where the units see
+	// it): every release published runs it, so Releases name its version.
+	Concourse string
+	// Postgres is what the PostgreSQL provider answers (postgresql_client
+	// keys: endpoints, username, password, database); empty: an address no
+	// web reaches, for the fake Concourse.
+	Postgres map[string]string
 	// Timeline, when set, hears of every transition.
 	Timeline func(Event)
 	// HookLog, when set, gets every line a dispatch printed.
@@ -111,6 +120,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	for _, v := range opts.Releases {
 		wrapper := fmt.Sprintf("#!/bin/sh\nexport FAKE_CONCOURSE=1 FAKE_CONCOURSE_DIR='%s' FAKE_CONCOURSE_DRAIN_AFTER=%s FAKE_CONCOURSE_VERSION=%s\nexec '%s' \"$@\"\n",
 			c.dir("fake"), opts.DrainAfter, v, opts.Multi)
+		if opts.Concourse != "" {
+			wrapper = fmt.Sprintf("#!/bin/sh\nexec '%s' \"$@\"\n", opts.Concourse)
+		}
 		tarball, err := releasetest.Build(releasetest.Spec{Version: v, Binary: []byte(wrapper)})
 		if err != nil {
 			c.Close()
@@ -129,7 +141,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	c.Model = jujutest.NewModel("local", time.Now())
 	c.Model.Deploy(opts.App, c.dir("charm"), cfg)
 	pg := c.Model.RelateRemote(opts.App, "postgresql", "postgresql", "database")
-	c.Model.SetRemoteData(pg, map[string]string{"endpoints": "127.0.0.1:5432", "username": "concourse", "password": "local-demo", "database": "concourse", "version": "15.0"})
+	pgData := opts.Postgres
+	if len(pgData) == 0 {
+		pgData = map[string]string{"endpoints": "127.0.0.1:5432", "username": "concourse", "password": "local-demo", "database": "concourse", "version": "15.0"}
+	}
+	c.Model.SetRemoteData(pg, pgData)
 
 	agent, err := os.MkdirTemp("", "localcluster-agent-") // a short path: unix socket paths are limited
 	if err != nil {
@@ -387,6 +403,56 @@ func (c *Cluster) Upgrade(ctx context.Context, v string, timeout time.Duration) 
 	})
 }
 
+// CheckConcourse asks web's API what an operator would, for a real
+// Concourse (Options.Concourse): its version (/api/v1/info), and the
+// workers registered, waiting until want of them run. It logs in as the
+// initial admin with the password get-admin-password gives.
+func (c *Cluster) CheckConcourse(ctx context.Context, want int, timeout time.Duration) (concourse.Info, []concourse.Worker, error) {
+	var info concourse.Info
+	leader := c.Model.Leader(c.opts.App)
+	a := c.Model.RunAction(leader, fsm.ActionGetAdminPassword, nil)
+	if err := c.WaitFor(ctx, timeout, "the get-admin-password action", func() (bool, error) { return a.Done, nil }); err != nil {
+		return info, nil, err
+	}
+	if a.Failed {
+		return info, nil, fmt.Errorf("localcluster: get-admin-password failed: %s", a.Message)
+	}
+	n, err := unitname.Parse(leader)
+	if err != nil {
+		return info, nil, err
+	}
+	ports, err := concourse.PortsFor(n.Number, concourse.DefaultWebPort)
+	if err != nil {
+		return info, nil, err
+	}
+	client, err := concourse.NewClient(fmt.Sprintf("http://127.0.0.1:%d", ports.Web), a.Results["username"], a.Results["password"],
+		&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}})
+	if err != nil {
+		return info, nil, err
+	}
+	var workers []concourse.Worker
+	var last error
+	err = c.WaitFor(ctx, timeout, fmt.Sprintf("%d running workers in web's API", want), func() (bool, error) {
+		if info, last = client.Info(ctx); last != nil {
+			return false, nil
+		}
+		if workers, last = client.Workers(ctx); last != nil {
+			return false, nil
+		}
+		running := 0
+		for _, w := range workers {
+			if w.State == concourse.WorkerRunning {
+				running++
+			}
+		}
+		return running >= want, nil
+	})
+	if err != nil && last != nil {
+		err = fmt.Errorf("%w (web's API last said: %v)", err, last)
+	}
+	return info, workers, err
+}
+
 // Summary is what the demo reports.
 type Summary struct {
 	App                 string             `json:"app"`
@@ -405,6 +471,16 @@ type Summary struct {
 
 	WorkersRunning map[string]string `json:"workers_running"`
 	HooksRun       int               `json:"hooks_run"`
+
+	// API is what a real Concourse's web answered (demo --concourse).
+	API *APICheck `json:"api,omitempty"`
+}
+
+// APICheck is what web's API said: /api/v1/info's version and the workers
+// registered, by name and state.
+type APICheck struct {
+	Version string            `json:"version"`
+	Workers map[string]string `json:"workers"`
 }
 
 // Summarize measures the cluster now; upgrade is the upgrade's wall time.
