@@ -10,11 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bindMount bind-mounts src on dst; the test unmounts whatever is left.
+// bindMount bind-mounts src on dst and detaches it when the test ends,
+// whatever the code under test did: a broken RemoveWorkerDir must not
+// leave mounts on the machine (cleanups run last first, so the deepest and
+// the top of a stack go first).
 func bindMount(t *testing.T, src, dst string) {
 	t.Helper()
 	require.NoError(t, os.MkdirAll(dst, 0o755))
 	require.NoError(t, unix.Mount(src, dst, "", unix.MS_BIND, ""), "bind-mount %s on %s (the tests run as root)", src, dst)
+	t.Cleanup(func() { _ = unix.Unmount(dst, unix.MNT_DETACH) })
 }
 
 // TestRemoveWorkerDirUnmountsFirst: a worker dir with nested, stacked and
@@ -25,7 +29,6 @@ func TestRemoveWorkerDirUnmountsFirst(t *testing.T) {
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
 	work := filepath.Join(base, "workers", "concourse-ci-3")
-	t.Cleanup(func() { _, _ = UnmountUnder(base) })
 	for _, d := range []string{"vol1", "vol1/inner", "vol2", "vol3"} {
 		require.NoError(t, os.MkdirAll(filepath.Join(outside, d), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(outside, d, "keep"), []byte("precious"), 0o644))
