@@ -33,6 +33,15 @@ func pruneWorld(t *testing.T) *World {
 	return w
 }
 
+// leaveUnheard removes concourse/2 while its agent is down, so it never
+// retires its worker, and runs the hooks that follow.
+func leaveUnheard(t *testing.T, w *World) {
+	t.Helper()
+	w.SetDown("concourse/2", true)
+	w.Model.RemoveUnit("concourse/2")
+	require.NoError(t, w.Settle(context.Background(), 2000))
+}
+
 // settleUnit runs every hook queued on unit (the others wait).
 func settleUnit(t *testing.T, w *World, unit string) {
 	t.Helper()
@@ -121,9 +130,7 @@ func TestDepartedWorkerIsPrunedOnceStalled(t *testing.T) {
 func TestWorkerNotStalledIsRetried(t *testing.T) {
 	t.Parallel()
 	w := pruneWorld(t)
-	w.SetDown("concourse/2", true) // it never gets to retire its worker
-	w.Model.RemoveUnit("concourse/2")
-	require.NoError(t, w.Settle(context.Background(), 2000))
+	leaveUnheard(t, w)
 	lists := func() int {
 		n := 0
 		for _, c := range w.ATCCalls() {
@@ -155,9 +162,7 @@ func TestWorkerNotStalledIsRetried(t *testing.T) {
 func TestDepartedLandedWorkerIsPruned(t *testing.T) {
 	t.Parallel()
 	w := pruneWorld(t)
-	w.SetDown("concourse/2", true) // it never gets to retire its worker
-	w.Model.RemoveUnit("concourse/2")
-	require.NoError(t, w.Settle(context.Background(), 2000))
+	leaveUnheard(t, w)
 	w.SetWorkerState(ghost, concourse.WorkerLanded)
 	tick(t, w)
 	assert.NotContains(t, w.Workers(), ghost)
@@ -229,9 +234,7 @@ func TestHangingWebHoldsTheHookOnlyForItsBudget(t *testing.T) {
 func TestPruneIsGivenUpAfterItsBound(t *testing.T) {
 	t.Parallel()
 	w := pruneWorld(t)
-	w.SetDown("concourse/2", true)
-	w.Model.RemoveUnit("concourse/2")
-	require.NoError(t, w.Settle(context.Background(), 2000))
+	leaveUnheard(t, w)
 	ticks := 0
 	for len(pending(t, w, "concourse/0")) > 0 && ticks < 20 {
 		tick(t, w)
