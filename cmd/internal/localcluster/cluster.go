@@ -421,7 +421,7 @@ func (c *Cluster) CheckConcourse(ctx context.Context, want int, timeout time.Dur
 	if err != nil {
 		return info, nil, err
 	}
-	ports, err := concourse.PortsFor(n.Number, concourse.DefaultWebPort)
+	ports, err := concourse.PortsFor(n.Number, concourse.DefaultWebPort) // the demo leaves web-port alone
 	if err != nil {
 		return info, nil, err
 	}
